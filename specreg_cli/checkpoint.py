@@ -1,0 +1,144 @@
+"""Checkpoints: one file with the state_dict and a metadata dict; atomic writes, weights-only loads.
+
+File layout (a ``torch.save`` of a plain dict, so ``torch.load(weights_only=True)`` reads it)::
+
+    {"format": "specreg-checkpoint", "format_version": 1,
+     "state_dict": {...},
+     "meta": {"model": {"arch": "resnet20", "num_classes": 10, "spectral": None | MaskConfig dict},
+              "method": "masked", "method_options": {...}, "dataset": {...identity...},
+              "normalization": {"mean": [...], "std": [...]}, "epoch": 12, "epochs": 200,
+              "resume": {"optimizer": ..., "scheduler": ..., "rng": ...},
+              "specreg_version": "0.1.0", "config": {...full train config...}}}
+
+Each way a file can be wrong gets its own one-line error: missing, needs arbitrary unpickling,
+truncated or corrupt, not a specreg checkpoint, another architecture than expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from specreg_cli.atomic import atomic_path
+from specreg_cli.errors import SpecregError
+from specreg_cli.models import create_model
+
+FORMAT = "specreg-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINT_NAME = "model.pt"  # the file a run directory holds
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    state_dict: dict
+    meta: dict
+    sha256: str
+
+    @property
+    def run_name(self) -> str:
+        """The run directory's name, or the file's stem for a loose checkpoint."""
+        return self.path.parent.name if self.path.name == CHECKPOINT_NAME else self.path.stem
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_checkpoint_path(path: str | Path) -> Path:
+    """A run directory means its ``model.pt``; a file is taken as it is."""
+    path = Path(path).expanduser().resolve()
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.exists():
+        raise SpecregError(f"checkpoint {path} not found",
+                           hint="pass a run directory made by `specreg train` or its model.pt")
+    return path
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> None:
+    """Write model weights and ``meta`` atomically (temp file + rename)."""
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "state_dict": model.state_dict(), "meta": meta}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def make_meta(model_config: dict, method: str, dataset: dict, epoch: int, epochs: int, config: dict,
+              method_options: dict | None = None, resume: dict | None = None) -> dict:
+    """The metadata dict every checkpoint carries (see the module docstring)."""
+    from specreg_cli import __version__
+    from specreg_cli.models.normalize import CIFAR10_MEAN, CIFAR10_STD
+
+    return {
+        "model": model_config,
+        "method": method,
+        "method_options": method_options or {},
+        "dataset": dataset,
+        "normalization": {"mean": list(CIFAR10_MEAN), "std": list(CIFAR10_STD)},
+        "epoch": epoch,
+        "epochs": epochs,
+        "resume": resume or {},
+        "specreg_version": __version__,
+        "config": config,
+    }
+
+
+def _torch_load(path: Path) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise SpecregError(f"{path} needs arbitrary unpickling, which specreg refuses (weights_only=True)",
+                           hint="load it in trusted code and re-save its state_dict with `specreg train` tooling") from None
+    except Exception as exc:  # a damaged file fails in many layers (zip, unpickler, storage); same fix for all
+        raise SpecregError(f"{path} is truncated or not a PyTorch file ({exc.__class__.__name__})",
+                           hint="re-run the training or copy the file again") from None
+
+
+def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> Checkpoint:
+    """Read and validate a checkpoint file or run directory."""
+    path = resolve_checkpoint_path(path)
+    payload = _torch_load(path)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise SpecregError(f"{path} is not a specreg checkpoint",
+                           hint="pass a model.pt written by `specreg train`")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise SpecregError(f"{path} was written by a newer specreg (format {payload['format_version']})",
+                           hint="upgrade specreg")
+    meta = payload["meta"]
+    arch = meta.get("model", {}).get("arch")
+    if expected_arch is not None and arch != expected_arch:
+        raise SpecregError(f"{path} holds a {arch} model, expected {expected_arch}",
+                           hint=f"use --arch {arch} or another checkpoint")
+    return Checkpoint(path, payload["state_dict"], meta, file_sha256(path))
+
+
+def build_model(model_config: dict, generator: torch.Generator | None = None) -> nn.Module:
+    """Create the architecture of ``model_config`` and, for masked models, insert the spectral masks."""
+    model = create_model(model_config["arch"], num_classes=model_config.get("num_classes", 10))
+    if model_config.get("spectral"):
+        from specreg_cli.spectral import MaskConfig, apply_spectral_masks
+
+        apply_spectral_masks(model, MaskConfig.from_dict(model_config["spectral"]), generator=generator)
+    return model
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, Checkpoint]:
+    """The checkpoint's model in eval mode on ``device``, and the checkpoint itself."""
+    checkpoint = load_checkpoint(path)
+    model = build_model(checkpoint.meta["model"])
+    try:
+        model.load_state_dict(checkpoint.state_dict)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        raise SpecregError(f"{checkpoint.path} does not match its declared model: {first}") from None
+    return model.to(device).eval(), checkpoint

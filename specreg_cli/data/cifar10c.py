@@ -1,0 +1,90 @@
+"""Reader for a CIFAR-10-C folder (Hendrycks & Dietterich, 2019), the released layout.
+
+One ``<corruption>.npy`` per corruption, uint8 (5N, 32, 32, 3): five blocks of the N test images in
+test-set order, severity 1 first; and ``labels.npy``, the N test labels tiled five times (any integer
+dtype). N is 10,000 for the official files; the reader accepts any N so that small test-written
+folders use the same code path. Files are memory-mapped: selecting one (corruption, severity) block
+reads only that block from disk, never a whole 150 MB file.
+
+Example::
+
+    folder = Cifar10CFolder("data/CIFAR-10-C")
+    images, labels = folder.block("fog", severity=3)   # (10000, 32, 32, 3) uint8 memmap, (10000,) int64
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from corruptions import RELEASED_CORRUPTIONS
+from specreg_cli.errors import SpecregError
+
+SEVERITIES = (1, 2, 3, 4, 5)
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise SpecregError(f"{path} is not a readable .npy file ({exc})",
+                           hint="re-download CIFAR-10-C or regenerate it with `specreg corrupt`") from None
+
+
+class Cifar10CFolder:
+    """A validated CIFAR-10-C folder. Construction checks ``labels.npy``; each corruption file is checked
+    (name, dtype, shape) the first time it is used."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).expanduser().resolve()
+        if not self.path.is_dir():
+            raise SpecregError(f"CIFAR-10-C folder {self.path} does not exist",
+                               hint="point --cifar10c-dir at the folder holding labels.npy and <corruption>.npy")
+        labels_path = self.path / "labels.npy"
+        if not labels_path.exists():
+            raise SpecregError(f"{labels_path} is missing", hint="a CIFAR-10-C folder holds labels.npy")
+        labels = np.asarray(_load_npy(labels_path))
+        if labels.ndim != 1 or labels.size == 0 or labels.size % 5 or not np.issubdtype(labels.dtype, np.integer):
+            raise SpecregError(f"{labels_path} must be a 1-D integer array of 5 x N labels, got "
+                               f"{labels.dtype} {labels.shape}")
+        if labels.min() < 0 or labels.max() > 9:
+            raise SpecregError(f"{labels_path} holds labels outside 0..9")
+        self.n = labels.size // 5  # test images per severity block
+        blocks = labels.reshape(5, self.n)
+        if not (blocks == blocks[0]).all():
+            raise SpecregError(f"{labels_path} is not the same N labels tiled five times")
+        self.labels = blocks[0].astype(np.int64)
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def available(self) -> list[str]:
+        """Released corruption names with a file in this folder, in the benchmark's order."""
+        return [name for name in RELEASED_CORRUPTIONS if (self.path / f"{name}.npy").exists()]
+
+    def array(self, name: str) -> np.ndarray:
+        """The whole validated (5N, 32, 32, 3) uint8 memmap of one corruption."""
+        if name not in RELEASED_CORRUPTIONS:
+            raise SpecregError(f"unknown CIFAR-10-C corruption {name!r}",
+                               hint=f"valid choices: {', '.join(RELEASED_CORRUPTIONS)}")
+        if name not in self._arrays:
+            path = self.path / f"{name}.npy"
+            if not path.exists():
+                have = ", ".join(self.available()) or "none"
+                raise SpecregError(f"{path} is missing", hint=f"this folder has: {have}")
+            array = _load_npy(path)
+            if array.dtype != np.uint8 or array.shape != (5 * self.n, 32, 32, 3):
+                raise SpecregError(f"{path} is {array.dtype} {array.shape}, expected uint8 "
+                                   f"{(5 * self.n, 32, 32, 3)} to match labels.npy")
+            self._arrays[name] = array
+        return self._arrays[name]
+
+    def block(self, name: str, severity: int) -> tuple[np.ndarray, np.ndarray]:
+        """(images, labels) of one severity: a (N, 32, 32, 3) uint8 memmap slice and (N,) int64 labels."""
+        if severity not in SEVERITIES:
+            raise SpecregError(f"severity {severity} is not valid", hint="valid severities: 1, 2, 3, 4, 5")
+        start = (severity - 1) * self.n
+        return self.array(name)[start:start + self.n], self.labels
+
+    def identity(self) -> dict:
+        """What a result record says about where its images came from."""
+        return {"name": "cifar10-c", "path": str(self.path), "n_per_severity": self.n}

@@ -1,0 +1,88 @@
+"""Parsers for the option values that several commands share: pixel-scale numbers, severities, name lists.
+
+Each raises :class:`SpecregError` with the valid choices, so a typo gets one clear line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
+
+from specreg_cli.errors import SpecregError
+
+
+def parse_pixel_value(text: str, option: str = "value") -> float:
+    """Parse a pixel-scale number: ``"8/255"``, ``"0.03"`` or ``"0"`` -> float in [0, 1] units.
+
+    >>> parse_pixel_value("8/255") == 8 / 255
+    True
+    """
+    raw = str(text).strip()
+    try:
+        value = float(Fraction(raw)) if "/" in raw else float(raw)
+    except (ValueError, ZeroDivisionError):
+        raise SpecregError(
+            f"{option} must be a number or a fraction like 8/255, got {text!r}", hint="e.g. --eps 8/255"
+        ) from None
+    if value < 0 or value != value:
+        raise SpecregError(f"{option} must be >= 0, got {text!r}")
+    return value
+
+
+def parse_pixel_values(texts: Iterable[str], option: str = "value") -> list[float]:
+    """Parse several pixel-scale numbers; each item may itself be comma-separated: ``["0,2/255", "8/255"]``."""
+    return [parse_pixel_value(part, option) for text in texts for part in str(text).split(",") if part.strip()]
+
+
+def parse_severities(text: str, valid: Sequence[int] = (1, 2, 3, 4, 5)) -> list[int]:
+    """Parse ``"1-5"``, ``"3"``, ``"1,3,5"`` or ``"1-2,5"`` into a sorted list of unique severities.
+
+    >>> parse_severities("1-3,5")
+    [1, 2, 3, 5]
+    """
+    chosen: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                lo, hi = (int(p) for p in part.split("-", 1))
+                chosen.update(range(lo, hi + 1))
+            else:
+                chosen.add(int(part))
+        except ValueError:
+            raise SpecregError(
+                f"severities must look like 1-5 or 1,3,5, got {text!r}", hint="valid severities: 1..5"
+            ) from None
+    bad = sorted(s for s in chosen if s not in valid)
+    if bad or not chosen:
+        raise SpecregError(
+            f"severity {bad[0] if bad else text!r} is not valid",
+            hint=f"valid severities: {', '.join(map(str, valid))} (ranges like 1-5 work)",
+        )
+    return sorted(chosen)
+
+
+def parse_names(text: str | Sequence[str], valid: Sequence[str], what: str = "name") -> list[str]:
+    """Parse a comma-separated list (or a list of such strings) of names, each checked against ``valid``.
+
+    Order is kept and duplicates are dropped. ``"all"`` selects every valid name.
+    """
+    items = [text] if isinstance(text, str) else list(text)
+    names: list[str] = []
+    for item in items:
+        for name in str(item).split(","):
+            name = name.strip()
+            if not name:
+                continue
+            if name == "all":
+                names.extend(n for n in valid if n not in names)
+                continue
+            if name not in valid:
+                raise SpecregError(f"unknown {what} {name!r}", hint=f"valid choices: {', '.join(valid)}")
+            if name not in names:
+                names.append(name)
+    if not names:
+        raise SpecregError(f"no {what} given", hint=f"valid choices: {', '.join(valid)}")
+    return names

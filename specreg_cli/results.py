@@ -1,0 +1,167 @@
+"""Result records: one schema for every evaluation (clean, corruption, attack), JSON on disk.
+
+A results file::
+
+    {"schema": "specreg-results", "version": 1,
+     "provenance": {"command": "eval-corruptions", "arguments": {...}, "seed": 0, "time": "...",
+                    "specreg_version": "0.1.0", "packages": {"torch": "...", ...}, "python": "3.11.7",
+                    "dataset": {...identity, incl. sha256...},
+                    "checkpoints": {"<run>": {"path": "/abs/run/model.pt", "sha256": "..."}}},
+     "records": [{"run": "natural-s0", "method": "natural", "arch": "resnet20", "dataset": "synthetic",
+                  "condition": "fog", "severity": 3, "metric": "accuracy", "value": 0.8125, "n": 2000,
+                  "params": {}}, ...]}
+
+Tidy: one row per (run, condition, severity, metric). ``severity`` is null for clean and attack rows;
+attack rows keep eps, alpha, steps... in ``params``. Values are numbers, never formatted strings;
+paths are absolute. :func:`read_results` validates files and returns one pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from numbers import Integral, Real
+from pathlib import Path
+
+import pandas as pd
+
+from specreg_cli import __version__
+from specreg_cli.atomic import write_text_atomic
+from specreg_cli.errors import SpecregError
+
+SCHEMA = "specreg-results"
+SCHEMA_VERSION = 1
+RECORD_COLUMNS = ("run", "method", "arch", "dataset", "condition", "severity", "metric", "value", "n")
+PACKAGES = ("torch", "torchvision", "torchattacks", "numpy", "pandas", "typer", "rich")
+
+
+@dataclass
+class Record:
+    run: str
+    method: str
+    arch: str
+    dataset: str
+    condition: str  # "clean", a corruption name, or an attack name ("pgd", "pgdl2", "fgsm", "noise", ...)
+    severity: int | None  # 1..5 for corruptions, None otherwise
+    metric: str  # "accuracy" (fraction in [0, 1]), "loss", ...
+    value: float
+    n: int  # number of test images behind the value
+    params: dict = field(default_factory=dict)  # e.g. {"eps": 0.0314, "alpha": 0.0078, "steps": 10}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def provenance(command: str, arguments: dict, seed: int | None, dataset: dict | None = None,
+               checkpoints: dict | None = None) -> dict:
+    """Everything a number needs to say where it came from. ``checkpoints``: run -> {"path", "sha256"}."""
+    return {
+        "command": command,
+        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in arguments.items()},
+        "seed": seed,
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "specreg_version": __version__,
+        "python": platform.python_version(),
+        "argv": list(sys.argv),
+        "packages": package_versions(),
+        "dataset": dataset or {},
+        "checkpoints": checkpoints or {},
+    }
+
+
+def write_results(path: str | Path, records: list[Record], prov: dict) -> Path:
+    """Write a results file atomically; returns its absolute path."""
+    path = Path(path).expanduser().resolve()
+    rows = [_validated(asdict(r) if isinstance(r, Record) else dict(r), path) for r in records]
+    document = {"schema": SCHEMA, "version": SCHEMA_VERSION, "provenance": prov, "records": rows}
+    write_text_atomic(path, json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    return path
+
+
+def _validated(row: dict, path: Path) -> dict:
+    missing = [c for c in RECORD_COLUMNS if c not in row]
+    if missing:
+        raise SpecregError(f"{path}: a record lacks {', '.join(missing)}")
+    value, n, severity = row["value"], row["n"], row["severity"]
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise SpecregError(f"{path}: record value {value!r} is not a finite number")
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
+        raise SpecregError(f"{path}: record n {n!r} is not a non-negative integer")
+    if severity is not None and (not isinstance(severity, Integral) or not 1 <= severity <= 5):
+        raise SpecregError(f"{path}: record severity {severity!r} is not null or 1..5")
+    params = row.get("params") or {}
+    if not isinstance(params, dict):
+        raise SpecregError(f"{path}: record params must be an object")
+    return {**{c: row[c] for c in RECORD_COLUMNS}, "value": float(value), "n": int(n), "params": params}
+
+
+def _read_document(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SpecregError(f"{path} is not a readable JSON results file ({exc.__class__.__name__})") from None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise SpecregError(f"{path} is not a specreg results file", hint="pass files written by specreg")
+    if document.get("version", 0) > SCHEMA_VERSION:
+        raise SpecregError(f"{path} was written by a newer specreg", hint="upgrade specreg")
+    return document
+
+
+def find_result_files(paths: list[str | Path]) -> list[Path]:
+    """Files as given; folders searched recursively for ``*.json`` results files (checked by schema)."""
+    files: list[Path] = []
+    for p in map(lambda q: Path(q).expanduser().resolve(), paths):
+        if p.is_dir():
+            for candidate in sorted(p.rglob("*.json")):
+                try:
+                    if json.loads(candidate.read_text(encoding="utf-8")).get("schema") == SCHEMA:
+                        files.append(candidate)
+                except (OSError, ValueError, AttributeError):
+                    continue
+        elif p.exists():
+            files.append(p)
+        else:
+            raise SpecregError(f"results path {p} does not exist")
+    return files
+
+
+def read_results(paths: list[str | Path] | str | Path) -> pd.DataFrame:
+    """Validated records of every results file under ``paths`` as one DataFrame.
+
+    Columns: the record columns, ``param_<name>`` for each params key, and provenance columns
+    ``source`` (absolute file path), ``command``, ``seed``, ``dataset_sha256``, ``checkpoint_sha256``.
+    """
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    frames = []
+    for path in find_result_files(paths):
+        document = _read_document(path)
+        prov = document.get("provenance", {})
+        rows = []
+        for raw in document.get("records", []):
+            row = _validated(raw, path)
+            params = row.pop("params")
+            row.update({f"param_{k}": v for k, v in params.items()})
+            row["source"] = str(path)
+            row["command"] = prov.get("command")
+            row["seed"] = prov.get("seed")
+            row["dataset_sha256"] = (prov.get("dataset") or {}).get("sha256")
+            row["checkpoint_sha256"] = (prov.get("checkpoints") or {}).get(row["run"], {}).get("sha256")
+            rows.append(row)
+        frames.append(pd.DataFrame(rows))
+    if not frames or all(f.empty for f in frames):
+        raise SpecregError("no result records found", hint="pass results files or folders written by specreg")
+    frame = pd.concat(frames, ignore_index=True)
+    frame["severity"] = frame["severity"].astype("Int64")
+    return frame
