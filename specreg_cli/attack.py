@@ -1,0 +1,478 @@
+"""Adversarial robustness with torchattacks: a thin adapter, robust accuracy over an eps sweep, sanity checks.
+
+The attacks themselves are torchattacks' (never re-implemented here):
+
+- ``pgd``   - ``torchattacks.PGD``   (Madry et al., ICLR 2018), Linf ball, ``steps`` sign steps of ``alpha``.
+- ``pgdl2`` - ``torchattacks.PGDL2`` (same paper), L2 ball, normalised-gradient steps of ``alpha``.
+- ``fgsm``  - ``torchattacks.FGSM``  (Goodfellow et al., ICLR 2015), one signed step of ``eps`` (no alpha,
+  steps or random start: they are recorded as ``alpha=eps, steps=1, random_start=False``).
+
+Correct by construction:
+
+- Models take [0, 1] (B, 3, 32, 32) float32 input and normalise inside, so torchattacks works in pixel
+  space; its ``set_normalization_used`` is never called. The model is put in eval mode for the whole
+  evaluation (and its mode restored afterwards).
+- eps is in pixel units of the [0, 1] scale (8/255 for Linf; an L2 radius for ``pgdl2``).
+- eps = 0 is never sent to torchattacks (``PGDL2`` divides 0 by 0 there when the gradient vanishes):
+  the "adversarial" batch is the clean batch itself, so eps 0 gives exactly the clean accuracy unless
+  the model is not deterministic.
+- torchattacks draws its random start from torch's global RNG: each batch runs inside
+  ``torch.random.fork_rng`` seeded from (seed, batch index), so results are reproducible for a given
+  seed and batch size, and the caller's RNG state is untouched.
+
+Sanity checks (:func:`sanity_checks`, pure, over the measured accuracies): eps 0 equals clean; robust
+accuracy does not rise with eps; the attack is at least as strong as uniform random noise in the same
+ball. A failing check is the classic sign of gradient masking.
+
+Example::
+
+    specs = sweep_specs("pgd", [0, 4 / 255, 8 / 255])      # alpha = 2.5 * eps / steps, 10 steps, random start
+    result = robust_accuracy(model, test.images, test.labels, specs, batch_size=256, device="cpu", seed=0)
+    result.robust[8 / 255], [c for c in result.checks() if not c.passed]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from specreg_cli.adversarial_io import to_uint8_in_ball
+from specreg_cli.data.loader import images_to_tensor, to_float
+from specreg_cli.errors import SpecregError
+from specreg_cli.results import Record
+
+NORMS = {"pgd": "Linf", "pgdl2": "L2", "fgsm": "Linf"}  # attack name -> threat model
+ATTACK_CHOICES = tuple(NORMS)
+DEFAULT_EPS = {"pgd": 8 / 255, "pgdl2": 0.5, "fgsm": 8 / 255}  # the usual CIFAR-10 radii (RobustBench)
+ALPHA_PER_EPS_STEP = 2.5  # default alpha = 2.5 * eps / steps (Madry et al.): 2/255 for eps 8/255, 10 steps
+NOISE = "noise"  # condition name of the random-noise baseline
+KEEP_CHOICES = (None, "uint8", "float32")
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """One attack at one radius. ``eps``, ``alpha``: [0, 1] pixel units; ``steps``: gradient steps."""
+
+    name: str  # "pgd" | "pgdl2" | "fgsm"
+    eps: float
+    alpha: float
+    steps: int
+    random_start: bool
+
+    @property
+    def norm(self) -> str:
+        return NORMS[self.name]
+
+    def params(self) -> dict:
+        """The record ``params`` of this attack: eps, alpha, steps, random_start, norm."""
+        return {
+            "eps": self.eps,
+            "alpha": self.alpha,
+            "steps": self.steps,
+            "random_start": self.random_start,
+            "norm": self.norm,
+        }
+
+
+def format_eps(eps: float) -> str:
+    """``8/255`` when eps is a whole number of 8-bit levels, else ``%g`` (``0.5``)."""
+    levels = eps * 255
+    if eps > 0 and abs(levels - round(levels)) < 1e-6:
+        return f"{round(levels)}/255"
+    return f"{eps:g}"
+
+
+def sweep_specs(
+    name: str,
+    eps_values: Sequence[float],
+    alpha: float | None = None,
+    steps: int = 10,
+    random_start: bool = True,
+) -> list[AttackSpec]:
+    """One :class:`AttackSpec` per eps, sorted by eps, duplicates dropped.
+
+    ``alpha=None`` gives ``2.5 * eps / steps`` for each eps (2/255 at eps 8/255, 10 steps); a number is
+    used for every eps. Raises :class:`SpecregError` on an unknown attack or an impossible value.
+
+    >>> [s.alpha * 255 for s in sweep_specs("pgd", [8 / 255])]
+    [2.0]
+    """
+    if name not in NORMS:
+        raise SpecregError(f"unknown attack {name!r}", hint=f"valid choices: {', '.join(ATTACK_CHOICES)}")
+    values = sorted({float(e) for e in eps_values})
+    if not values:
+        raise SpecregError("no eps given", hint="e.g. --eps 8/255 or --eps 0,2/255,8/255")
+    if any(e < 0 or not math.isfinite(e) for e in values):
+        raise SpecregError(f"eps must be finite and >= 0, got {values}")
+    if NORMS[name] == "Linf" and values[-1] > 1:
+        raise SpecregError(
+            f"Linf eps {values[-1]:g} is larger than the whole [0, 1] pixel range",
+            hint="Linf radii are pixel values, e.g. 8/255",
+        )
+    if steps < 1:
+        raise SpecregError(f"--steps must be at least 1, got {steps}")
+    if alpha is not None and not (alpha > 0 and math.isfinite(alpha)):
+        raise SpecregError(f"--alpha must be > 0, got {alpha}", hint="e.g. --alpha 2/255, or leave it out")
+    if name == "fgsm":  # one step of size eps, no random start: record what FGSM actually does
+        return [AttackSpec(name, e, e, 1, False) for e in values]
+    return [
+        AttackSpec(
+            name, e, alpha if alpha is not None else ALPHA_PER_EPS_STEP * e / steps, steps, random_start
+        )
+        for e in values
+    ]
+
+
+def make_attack(model: nn.Module, name: str, eps: float, alpha: float, steps: int, random_start: bool):
+    """The torchattacks object for one attack. ``eps`` must be > 0 (eps 0 is handled by :func:`perturb`).
+
+    Example: ``make_attack(model, "pgd", 8/255, 2/255, 10, True)(images, labels)`` -> float (B, 3, H, W).
+    """
+    import torchattacks
+
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0 to build an attack, got {eps}")
+    if name == "pgd":
+        return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start)
+    if name == "pgdl2":
+        return torchattacks.PGDL2(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start)
+    if name == "fgsm":
+        return torchattacks.FGSM(model, eps=eps)
+    raise ValueError(f"unknown attack {name!r}; valid: {', '.join(ATTACK_CHOICES)}")
+
+
+def batch_seed(seed: int, batch_index: int, stream: int = 0) -> int:
+    """A 63-bit seed that depends only on (seed, batch index, stream); streams: 0 attack, 1 noise."""
+    state = np.random.SeedSequence([seed, batch_index, stream]).generate_state(2, dtype=np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+def perturb(model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, seed: int) -> torch.Tensor:
+    """Adversarial version of ``x`` (float32 (B, 3, H, W) in [0, 1]) for labels ``y`` (B,) under ``spec``.
+
+    The attack's random start is drawn from torch's global RNG of ``x``'s device, seeded with ``seed``
+    inside ``fork_rng``, so the caller's RNG state is untouched. eps 0 returns a copy of ``x``.
+    """
+    if spec.eps == 0:
+        return x.clone()
+    attack = make_attack(model, spec.name, spec.eps, spec.alpha, spec.steps, spec.random_start)
+    cuda = x.device.type == "cuda"
+    index = (x.device.index if x.device.index is not None else torch.cuda.current_device()) if cuda else None
+    with torch.random.fork_rng(devices=[index] if cuda else []):
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        adv = attack(x, y)  # (B, 3, H, W)
+    _check_adversarial(adv, x, spec)
+    return adv.detach()
+
+
+def _check_adversarial(adv: torch.Tensor, x: torch.Tensor, spec: AttackSpec) -> None:
+    """Guard against a changed torchattacks: float32, same shape, inside [0, 1] and inside the eps ball."""
+    if adv.dtype != torch.float32 or adv.shape != x.shape:
+        raise RuntimeError(
+            f"{spec.name} returned {adv.dtype} {tuple(adv.shape)}, expected float32 {tuple(x.shape)}"
+        )
+    delta = (adv - x).flatten(1)  # (B, C*H*W)
+    size = delta.abs().amax(1) if spec.norm == "Linf" else delta.norm(dim=1)  # (B,)
+    if size.max().item() > spec.eps * (1 + 1e-5) + 1e-6 or adv.min().item() < 0 or adv.max().item() > 1:
+        raise RuntimeError(f"{spec.name} left the eps={spec.eps:g} {spec.norm} ball or [0, 1]")
+
+
+def uniform_noise(x: torch.Tensor, eps: float, norm: str, generator: torch.Generator) -> torch.Tensor:
+    """Random noise in the same ball as the attack, clipped to [0, 1]: x (B, C, H, W) float32.
+
+    Linf: ``x + U(-eps, eps)`` per pixel. L2: a uniformly random direction of length eps (the sphere,
+    the strongest random noise in the ball). Drawn on the CPU from ``generator`` and moved, so CPU and
+    GPU runs see the same noise.
+    """
+    if norm == "Linf":
+        delta = (
+            torch.rand(x.shape, generator=generator).mul_(2 * eps).sub_(eps)
+        )  # (B, C, H, W) in [-eps, eps)
+    else:
+        delta = torch.randn(x.shape, generator=generator)
+        delta *= eps / delta.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    return (x + delta.to(x.device)).clamp_(0, 1)
+
+
+@dataclass
+class AttackResult:
+    """Accuracies (fractions in [0, 1]) of one model under one attack sweep, all on the same ``n`` images."""
+
+    name: str
+    specs: list[AttackSpec]  # the requested sweep, sorted by eps
+    n: int
+    clean: float
+    robust: dict[float, float]  # eps -> accuracy on adversarial examples; always holds eps 0
+    noise: dict[float, float]  # eps (> 0) -> accuracy under random noise in the same ball
+    stored: dict[float, float] = field(default_factory=dict)  # eps -> accuracy on the kept uint8 examples
+    adversarial: dict[float, np.ndarray | torch.Tensor] = field(default_factory=dict)  # eps -> kept examples
+    labels: np.ndarray | None = None  # (n,) int64, the labels of the kept examples
+    seconds: float = 0.0  # wall time of the whole sweep
+
+    def checks(self, tolerance: float | None = None) -> list[SanityCheck]:
+        return sanity_checks(self.clean, self.robust, self.noise, self.n, tolerance)
+
+
+def robust_accuracy(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    specs: Sequence[AttackSpec],
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    keep: str | None = None,
+    on_batch: Callable[[int, int, dict[float, float]], None] | None = None,
+) -> AttackResult:
+    """Clean, adversarial and random-noise accuracy of ``model`` for every spec of one attack sweep.
+
+    images: uint8 (N, 32, 32, 3); labels: int64 (N,). eps 0 is always evaluated (one extra forward per
+    batch) for the eps-0 sanity check. ``keep="uint8"`` keeps each eps's adversarial examples as uint8
+    (N, 32, 32, 3) re-projected into the eps ball (and measures the model's accuracy on them in
+    ``stored``); ``keep="float32"`` keeps float32 (N, 3, 32, 32) CPU tensors. ``on_batch(done, total,
+    running)`` is called after each batch with the running robust accuracy per eps.
+    """
+    if keep not in KEEP_CHOICES:
+        raise ValueError(f"keep must be one of {KEEP_CHOICES}, got {keep!r}")
+    specs = sorted(specs, key=lambda s: s.eps)
+    if len({s.name for s in specs}) != 1 or len({s.eps for s in specs}) != len(specs):
+        raise ValueError("specs must be one attack at distinct eps values")
+    labels_t = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    n, total = len(labels_t), -(-len(labels_t) // batch_size)
+    if n == 0:
+        raise ValueError("no images to attack")
+    evaluated = specs if specs[0].eps == 0 else [_eps_zero(specs[0]), *specs]
+    hits = {"clean": 0}  # "clean", ("adv" | "noise" | "stored", eps) -> correctly classified images so far
+    kept: dict[float, list] = {s.eps: [] for s in specs} if keep else {}
+    was_training = model.training
+    model.eval()
+    start_time = time.perf_counter()
+    try:
+        for index, start in enumerate(range(0, n, batch_size)):
+            clean_u8 = images_to_tensor(images[start : start + batch_size], device)  # (B, 3, H, W) uint8
+            y = labels_t[start : start + batch_size].to(device)  # (B,)
+            _attack_batch(model, clean_u8, y, evaluated, seed, index, hits, kept, keep)
+            if on_batch is not None:
+                seen = min(start + batch_size, n)
+                on_batch(index + 1, total, {s.eps: hits[("adv", s.eps)] / seen for s in specs})
+    finally:
+        model.train(was_training)
+    return AttackResult(
+        name=specs[0].name,
+        specs=list(specs),
+        n=n,
+        clean=hits["clean"] / n,
+        robust={s.eps: hits[("adv", s.eps)] / n for s in evaluated},
+        noise={s.eps: hits[(NOISE, s.eps)] / n for s in specs if s.eps},
+        stored={e: hits[("stored", e)] / n for e in kept if ("stored", e) in hits},
+        adversarial={e: _concat(parts) for e, parts in kept.items()},
+        labels=labels_t.numpy() if keep else None,
+        seconds=time.perf_counter() - start_time,
+    )
+
+
+def _attack_batch(
+    model: nn.Module,
+    clean_u8: torch.Tensor,
+    y: torch.Tensor,
+    specs: Sequence[AttackSpec],
+    seed: int,
+    index: int,
+    hits: dict,
+    kept: dict[float, list],
+    keep: str | None,
+) -> None:
+    """Count the hits of one batch (clean_u8 uint8 (B, 3, H, W), y (B,)) for every spec into ``hits``."""
+    x = to_float(clean_u8)  # (B, 3, H, W) float32 in [0, 1]
+    hits["clean"] += _n_correct(model, x, y)
+    for spec in specs:
+        adv = perturb(model, x, y, spec, batch_seed(seed, index, 0))
+        _add(hits, ("adv", spec.eps), _n_correct(model, adv, y))
+        if spec.eps > 0:  # one noise draw per batch, scaled to each eps: a smoother sweep
+            noise_rng = torch.Generator().manual_seed(batch_seed(seed, index, 1))
+            _add(
+                hits,
+                (NOISE, spec.eps),
+                _n_correct(model, uniform_noise(x, spec.eps, spec.norm, noise_rng), y),
+            )
+        if spec.eps in kept:
+            kept[spec.eps].append(_keep(model, adv, clean_u8, y, spec, keep, hits))
+
+
+def _add(hits: dict, key, count: int) -> None:
+    hits[key] = hits.get(key, 0) + count
+
+
+def _eps_zero(spec: AttackSpec) -> AttackSpec:
+    return AttackSpec(spec.name, 0.0, 0.0, spec.steps, spec.random_start)
+
+
+@torch.no_grad()
+def _n_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    return (model(x).argmax(1) == y).sum().item()
+
+
+def _keep(
+    model: nn.Module,
+    adv: torch.Tensor,
+    clean_u8: torch.Tensor,
+    y: torch.Tensor,
+    spec: AttackSpec,
+    keep: str,
+    hits: dict,
+) -> np.ndarray | torch.Tensor:
+    """The batch as it will be stored; for uint8, also count the model's hits on the stored pixels."""
+    if keep == "float32":
+        return adv.cpu()
+    stored = to_uint8_in_ball(adv, clean_u8, spec.eps, spec.norm)  # (B, 3, H, W) uint8
+    _add(hits, ("stored", spec.eps), _n_correct(model, to_float(stored), y))
+    return stored.permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3) uint8: the on-disk layout
+
+
+def _concat(parts: list) -> np.ndarray | torch.Tensor:
+    return np.concatenate(parts) if isinstance(parts[0], np.ndarray) else torch.cat(parts)
+
+
+def transfer_accuracy(model: nn.Module, batches) -> tuple[float, int]:
+    """(accuracy, n) of ``model`` in eval mode over (x float32 (B, 3, H, W), y (B,)) batches, e.g. saved
+    adversarial examples from another model (:meth:`AdversarialSet.batches`)."""
+    from specreg_cli.evaluate import evaluate_batches
+
+    acc, _, n = evaluate_batches(model, batches)
+    return acc, n
+
+
+# --- sanity checks -------------------------------------------------------------------------------
+
+CHECK_NAMES = ("eps0_clean", "monotone", "beats_noise")
+
+
+@dataclass(frozen=True)
+class SanityCheck:
+    """One gradient-masking check. ``eps`` is the radius it concerns (None: the whole sweep)."""
+
+    name: str  # one of CHECK_NAMES
+    passed: bool
+    message: str
+    eps: float | None = None
+    tolerance: float = 0.0  # the accuracy rise (fraction) the check allowed
+
+
+def default_tolerance(n: int) -> float:
+    """How much accuracy may rise before a check fails: one example or 0.5 percentage points, the larger
+    (the attack's random start and the noise draw move a few borderline examples either way)."""
+    return max(1 / max(n, 1), 0.005)
+
+
+def sanity_checks(
+    clean: float,
+    robust: Mapping[float, float],
+    noise: Mapping[float, float],
+    n: int,
+    tolerance: float | None = None,
+) -> list[SanityCheck]:
+    """Checks over measured accuracies (fractions); pure.
+
+    - ``eps0_clean`` (when eps 0 was measured): accuracy at eps 0 equals the clean accuracy exactly;
+      otherwise the model is not deterministic at test time (dropout, stochastic masks, a train-mode layer).
+    - ``monotone`` (when some eps > 0): accuracy never rises by more than ``tolerance`` above its value
+      at any smaller eps, clean accuracy counting as eps 0.
+    - ``beats_noise`` (one per eps > 0 with a noise accuracy): attack accuracy <= noise accuracy + tolerance.
+
+    >>> [c.passed for c in sanity_checks(0.9, {0.0: 0.9, 0.03: 0.1}, {0.03: 0.85}, n=1000)]
+    [True, True, True]
+    """
+    tol = default_tolerance(n) if tolerance is None else tolerance
+    checks = []
+    if 0.0 in robust:
+        same = robust[0.0] == clean
+        checks.append(
+            SanityCheck(
+                "eps0_clean",
+                same,
+                "eps 0 gives the clean accuracy"
+                if same
+                else f"eps 0 gives {robust[0.0]:.2%} but clean is {clean:.2%}: the model is not "
+                "deterministic at test time",
+                0.0,
+            )
+        )
+    positive = sorted(e for e in robust if e > 0)
+    if positive:
+        checks.append(_monotone(clean, robust, positive, tol))
+    for eps in positive:
+        if eps in noise:
+            ok = robust[eps] <= noise[eps] + tol
+            checks.append(
+                SanityCheck(
+                    "beats_noise",
+                    ok,
+                    f"at eps {format_eps(eps)} the attack leaves "
+                    f"{robust[eps]:.2%}, random noise {noise[eps]:.2%}"
+                    + ("" if ok else ": the attack is weaker than noise (gradient masking?)"),
+                    eps,
+                    tol,
+                )
+            )
+    return checks
+
+
+def _monotone(clean: float, robust: Mapping[float, float], positive: list[float], tol: float) -> SanityCheck:
+    lowest, lowest_eps = clean, 0.0  # the smallest accuracy at any smaller eps
+    for eps in positive:
+        if robust[eps] > lowest + tol:
+            return SanityCheck(
+                "monotone",
+                False,
+                f"accuracy rises from {lowest:.2%} at eps {format_eps(lowest_eps)}"
+                f" to {robust[eps]:.2%} at eps {format_eps(eps)} (gradient masking?)",
+                eps,
+                tol,
+            )
+        if robust[eps] < lowest:
+            lowest, lowest_eps = robust[eps], eps
+    return SanityCheck("monotone", True, "accuracy does not rise with eps", None, tol)
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+def attack_records(
+    result: AttackResult,
+    run: str,
+    method: str,
+    arch: str,
+    dataset: str,
+    checks: Sequence[SanityCheck] | None = None,
+) -> list[Record]:
+    """Tidy records: the clean accuracy; per requested eps the attack accuracy (condition = attack name) and
+    the noise accuracy (condition ``noise``); one ``sanity_<check>`` record per check (1.0 pass, 0.0 fail).
+    """
+
+    def record(condition: str, metric: str, value: float, params: dict) -> Record:
+        return Record(run, method, arch, dataset, condition, None, metric, value, result.n, params)
+
+    records = [record("clean", "accuracy", result.clean, {})]
+    for spec in result.specs:
+        records.append(record(result.name, "accuracy", result.robust[spec.eps], spec.params()))
+        if spec.eps > 0:
+            records.append(
+                record(NOISE, "accuracy", result.noise[spec.eps], {"eps": spec.eps, "norm": spec.norm})
+            )
+    for check in result.checks() if checks is None else checks:
+        params = {"detail": check.message, "tolerance": check.tolerance}
+        if check.name == "monotone":
+            params["eps_values"] = [s.eps for s in result.specs]
+        elif check.eps is not None:
+            params["eps"] = check.eps
+        records.append(record(result.name, f"sanity_{check.name}", float(check.passed), params))
+    return records

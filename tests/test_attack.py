@@ -1,0 +1,434 @@
+"""``specreg attack``: the torchattacks adapter, gradient-masking checks, saved examples, transfer, the CLI.
+
+A LeNet trained for 64 steps on a small synthetic set (~70% test accuracy) is the honest model; two
+toy models that memorise the test images prove the checks fire: one hides its gradient (PGD without
+random start cannot move, random noise destroys it), one answers differently on every other call.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from typer.testing import CliRunner
+
+from specreg_cli.attack import (
+    AttackSpec,
+    attack_records,
+    robust_accuracy,
+    sanity_checks,
+    sweep_specs,
+)
+from specreg_cli.checkpoint import build_model, make_meta, save_checkpoint
+from specreg_cli.cli import app
+from specreg_cli.data import BatchLoader, load_dataset
+from specreg_cli.errors import SpecregError
+from specreg_cli.results import read_results
+
+SPEC = "synthetic:train=512,test=128"
+LENET = {"arch": "lenet", "num_classes": 10, "spectral": None}
+EPS8 = 8 / 255
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread for this module: on a shared 2-core machine, OpenMP threads that spin while
+    waiting for each other cost ~10x the CPU time of one thread on these tiny batches."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return load_dataset(SPEC, "test")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """LeNet after 64 Adam steps (batch 64) on 512 synthetic images: ~70% clean test accuracy."""
+    torch.manual_seed(0)  # the init; fixture-only, the code under test never touches the global RNG
+    train = load_dataset(SPEC, "train")
+    model = build_model(LENET)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    loader = BatchLoader(train.images, train.labels, 64, "cpu", train=False)
+    for _ in range(8):
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return model.eval(), train.identity
+
+
+@pytest.fixture(scope="module")
+def runs(trained, tmp_path_factory):
+    """Two run directories: the trained LeNet ("natural") and an untrained one ("scratch")."""
+    root = tmp_path_factory.mktemp("runs")
+    model, identity = trained
+    save_checkpoint(
+        root / "natural" / "model.pt", model, make_meta(LENET, "natural", identity, 8, 8, {"dataset": SPEC})
+    )
+    torch.manual_seed(1)
+    save_checkpoint(
+        root / "scratch" / "model.pt",
+        build_model(LENET),
+        make_meta(LENET, "natural", identity, 0, 8, {"dataset": SPEC}),
+    )
+    return root
+
+
+class Memoriser(nn.Module):
+    """Right on the exact test images in eval mode, wrong (label + 1) anywhere else; gradient zero everywhere.
+
+    ``flaky=True`` also answers wrong on every second call: a model that is not deterministic at test time.
+    """
+
+    def __init__(self, images_u8: np.ndarray, labels: np.ndarray, flaky: bool = False):
+        super().__init__()
+        self.register_buffer(
+            "images", torch.from_numpy(images_u8).permute(0, 3, 1, 2).float().div(255).flatten(1)
+        )
+        self.register_buffer("labels", torch.as_tensor(labels))
+        self.anchor = nn.Parameter(torch.zeros(()))  # torchattacks finds the device through a parameter
+        self.flaky, self.calls = flaky, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        distance, index = torch.cdist(
+            x.detach().flatten(1), self.images, compute_mode="donot_use_mm_for_euclid_dist"
+        ).min(1)  # (B,), (B,) exact
+        exact = (distance < 1e-4) & (not self.training) & (not self.flaky or self.calls % 2 == 1)
+        answer = torch.where(exact, self.labels[index], (self.labels[index] + 1) % 10)
+        return F.one_hot(answer, 10).float() * 10 + 0 * x.sum() + self.anchor  # (B, 10); d/dx = 0
+
+
+def _by_check(checks):
+    return {(c.name, c.eps): c.passed for c in checks}
+
+
+# --- specs and the pure checks -------------------------------------------------------------------
+
+
+def test_sweep_specs_defaults_and_validation():
+    specs = sweep_specs("pgd", [EPS8, 0.0, 2 / 255, EPS8])
+    assert [s.eps for s in specs] == [0.0, 2 / 255, EPS8]  # sorted, deduplicated
+    assert specs[-1].alpha == pytest.approx(2 / 255) and specs[-1].steps == 10 and specs[-1].random_start
+    assert sweep_specs("pgd", [EPS8], alpha=1 / 255)[0].alpha == 1 / 255
+    fgsm = sweep_specs("fgsm", [EPS8])[0]
+    assert (fgsm.alpha, fgsm.steps, fgsm.random_start, fgsm.norm) == (EPS8, 1, False, "Linf")
+    assert sweep_specs("pgdl2", [0.5])[0].params()["norm"] == "L2"
+    for bad in (
+        lambda: sweep_specs("cw", [EPS8]),
+        lambda: sweep_specs("pgd", [2.0]),
+        lambda: sweep_specs("pgd", [EPS8], alpha=0.0),
+    ):
+        with pytest.raises(SpecregError):
+            bad()
+
+
+@pytest.mark.parametrize(
+    "robust, noise, failing",
+    [
+        ({0.0: 0.80, 0.01: 0.40, 0.03: 0.10}, {0.01: 0.79, 0.03: 0.75}, set()),  # a healthy sweep
+        (
+            {0.0: 0.80, 0.01: 0.40, 0.03: 0.41},
+            {0.01: 0.79, 0.03: 0.75},
+            set(),
+        ),  # a rise of one example: noise
+        ({0.0: 0.79, 0.01: 0.40}, {0.01: 0.79}, {("eps0_clean", 0.0)}),  # eps 0 differs from clean
+        ({0.0: 0.80, 0.01: 0.40, 0.03: 0.60}, {0.01: 0.79, 0.03: 0.75}, {("monotone", 0.03)}),
+        ({0.0: 0.80, 0.01: 0.85}, {0.01: 0.90}, {("monotone", 0.01)}),  # above clean
+        ({0.0: 0.80, 0.01: 0.70}, {0.01: 0.50}, {("beats_noise", 0.01)}),  # weaker than noise
+    ],
+)
+def test_sanity_checks(robust, noise, failing):
+    checks = sanity_checks(0.80, robust, noise, n=100)
+    assert {(c.name, c.eps) for c in checks if not c.passed} == failing
+    assert {c.name for c in checks} == {"eps0_clean", "monotone", "beats_noise"}
+    assert all(c.message for c in checks)
+
+
+# --- the adapter on real models ------------------------------------------------------------------
+
+
+def test_pgd_breaks_a_natural_model_and_the_checks_pass(trained, test_set):
+    model, _ = trained
+    result = robust_accuracy(
+        model,
+        test_set.images,
+        test_set.labels,
+        sweep_specs("pgd", [0, 2 / 255, EPS8], steps=5),
+        batch_size=64,
+        seed=0,
+    )
+    assert result.clean > 0.4  # the fixture really learned something
+    assert result.robust[0.0] == result.clean
+    assert result.robust[EPS8] < result.clean / 2
+    assert result.robust[EPS8] < result.noise[EPS8]
+    assert all(c.passed for c in result.checks()), result.checks()
+    assert not model.training
+
+
+def test_eps_zero_never_reaches_torchattacks(trained, test_set, monkeypatch):
+    import torchattacks
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("eps 0 was sent to torchattacks")
+
+    monkeypatch.setattr(torchattacks, "PGDL2", refuse)
+    result = robust_accuracy(
+        trained[0], test_set.images, test_set.labels, sweep_specs("pgdl2", [0.0]), batch_size=50
+    )
+    assert result.robust == {0.0: result.clean} and result.noise == {}
+
+
+def test_seeded_reproducible_and_caller_rng_untouched(trained, test_set):
+    model, _ = trained
+    specs = sweep_specs("pgd", [4 / 255], steps=2)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = robust_accuracy(
+        model, test_set.images[:64], test_set.labels[:64], specs, 32, seed=7, keep="float32"
+    )
+    assert torch.equal(torch.get_rng_state(), before)
+    second = robust_accuracy(
+        model, test_set.images[:64], test_set.labels[:64], specs, 32, seed=7, keep="float32"
+    )
+    assert torch.equal(first.adversarial[4 / 255], second.adversarial[4 / 255])
+    assert first.adversarial[4 / 255].dtype == torch.float32
+    other = robust_accuracy(
+        model, test_set.images[:64], test_set.labels[:64], specs, 32, seed=8, keep="float32"
+    )
+    assert not torch.equal(first.adversarial[4 / 255], other.adversarial[4 / 255])  # the seed is really used
+
+
+def test_gradient_masking_is_caught(test_set):
+    masked = Memoriser(test_set.images, test_set.labels).train()  # evaluation must switch to eval mode
+    specs = sweep_specs("pgd", [0, EPS8], steps=3, random_start=False)
+    result = robust_accuracy(masked, test_set.images, test_set.labels, specs, batch_size=64)
+    assert masked.training  # and restore the caller's mode
+    assert (result.clean, result.robust[EPS8], result.noise[EPS8]) == (1.0, 1.0, 0.0)
+    assert _by_check(result.checks()) == {
+        ("eps0_clean", 0.0): True,
+        ("monotone", None): True,
+        ("beats_noise", EPS8): False,
+    }
+
+
+def test_nondeterministic_model_is_caught(test_set):
+    flaky = Memoriser(test_set.images, test_set.labels, flaky=True)
+    result = robust_accuracy(
+        flaky, test_set.images, test_set.labels, sweep_specs("pgd", [EPS8]), batch_size=128
+    )
+    assert result.clean == 1.0 and result.robust[0.0] == 0.0  # eps 0 is checked even when not asked for
+    assert _by_check(result.checks())[("eps0_clean", 0.0)] is False
+
+
+def test_records_carry_params_and_checks(trained, test_set):
+    specs = sweep_specs("pgd", [0.0, EPS8], steps=1)
+    result = robust_accuracy(trained[0], test_set.images[:32], test_set.labels[:32], specs, 32)
+    records = attack_records(result, "natural", "natural", "lenet", "synthetic")
+    by = {(r.condition, r.metric, r.params.get("eps")): r for r in records}
+    assert by[("clean", "accuracy", None)].value == result.clean
+    pgd = by[("pgd", "accuracy", EPS8)]
+    assert pgd.params == {"eps": EPS8, "alpha": 2.5 * EPS8, "steps": 1, "random_start": True, "norm": "Linf"}
+    assert by[("noise", "accuracy", EPS8)].value == result.noise[EPS8]
+    assert {r.metric for r in records if r.metric.startswith("sanity_")} == {
+        "sanity_eps0_clean",
+        "sanity_monotone",
+        "sanity_beats_noise",
+    }
+    assert all(r.n == 32 and r.severity is None for r in records)
+
+
+# --- the CLI -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cli_run(runs, tmp_path_factory):
+    """One end-to-end attack with --out and --save-adv, shared by the CLI tests below."""
+    out = tmp_path_factory.mktemp("out")
+    result = CliRunner().invoke(
+        app,
+        [
+            "attack",
+            str(runs / "natural"),
+            "--eps",
+            "0",
+            "--eps",
+            "2/255,8/255",
+            "--steps",
+            "3",
+            "--n-examples",
+            "96",
+            "--batch-size",
+            "48",
+            "--device",
+            "cpu",
+            "--out",
+            str(out / "pgd.json"),
+            "--save-adv",
+            str(out / "adv.npy"),
+        ],
+    )
+    return result, out
+
+
+def test_cli_end_to_end(cli_run, test_set):
+    result, out = cli_run
+    assert result.exit_code == 0, result.output
+    assert "8/255" in result.output and "ok" in result.output and "Traceback" not in result.output
+    frame = read_results(out / "pgd.json")
+    accuracy = frame[frame.metric == "accuracy"]
+    assert set(accuracy.condition) == {"clean", "pgd", "noise"}
+    assert (accuracy.n == 96).all() and accuracy.value.between(0, 1).all()
+    clean = accuracy[accuracy.condition == "clean"].value.item()
+    pgd = accuracy[accuracy.condition == "pgd"].set_index("param_eps").value
+    assert pgd[0.0] == clean and pgd[EPS8] < clean / 2
+    assert (frame[frame.metric.str.startswith("sanity_")].value == 1.0).all()
+    assert frame.checkpoint_sha256.notna().all()
+    # one uint8 file per eps, inside the ball of the clean test images
+    adv = np.load(out / "adv-eps8-255.npy")
+    assert adv.dtype == np.uint8 and adv.shape == (96, 32, 32, 3)
+    gap = np.abs(adv.astype(int) - test_set.images[:96].astype(int))
+    assert gap.max() == 8
+    assert np.array_equal(np.load(out / "adv-eps8-255_labels.npy"), test_set.labels[:96])
+    meta = json.loads((out / "adv-eps8-255_meta.json").read_text())
+    assert meta["source_run"] == "natural" and meta["eps"] == EPS8 and meta["steps"] == 3
+    assert abs(meta["source_accuracy_stored"] - pgd[EPS8]) <= 0.05  # rounding barely changes the fooling rate
+
+
+def test_cli_transfer(cli_run, runs):
+    _, out = cli_run
+    result = CliRunner().invoke(
+        app,
+        [
+            "attack",
+            str(runs / "natural"),
+            str(runs / "scratch"),
+            "--adv-from",
+            str(out / "adv-eps8-255.npy"),
+            "--device",
+            "cpu",
+            "--out",
+            str(out / "transfer.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = read_results(out / "transfer.json")
+    transfer = frame[frame.condition == "transfer"].set_index("run")
+    assert set(transfer.index) == {"natural", "scratch"}
+    assert (transfer.param_source_run == "natural").all() and (transfer.param_source_attack == "pgd").all()
+    meta = json.loads((out / "adv-eps8-255_meta.json").read_text())
+    assert transfer.value["natural"] == meta["source_accuracy_stored"]  # same model, same stored pixels
+    clean = frame[frame.condition == "clean"].set_index("run").value  # the clean images were found again
+    original = read_results(out / "pgd.json")
+    assert clean["natural"] == original[original.condition == "clean"].value.item()
+
+
+def test_cli_float_pt_round_trip_gives_the_same_accuracy(runs, tmp_path):
+    common = ["--device", "cpu", "--n-examples", "40", "--batch-size", "20"]
+    saved = CliRunner().invoke(
+        app,
+        [
+            "attack",
+            str(runs / "natural"),
+            "--eps",
+            "4/255",
+            "--steps",
+            "2",
+            "--save-adv",
+            str(tmp_path / "adv.pt"),
+            "--out",
+            str(tmp_path / "a.json"),
+            *common,
+        ],
+    )
+    assert saved.exit_code == 0, saved.output
+    again = CliRunner().invoke(
+        app,
+        [
+            "attack",
+            str(runs / "natural"),
+            "--adv-from",
+            str(tmp_path / "adv.pt"),
+            "--out",
+            str(tmp_path / "t.json"),
+            *common,
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    attacked = read_results(tmp_path / "a.json")
+    transfer = read_results(tmp_path / "t.json")
+    pgd = attacked[(attacked.condition == "pgd") & (attacked.metric == "accuracy")].value.item()
+    assert transfer[transfer.condition == "transfer"].value.item() == pgd  # float32 examples kept exactly
+    assert (transfer.param_storage.dropna() == "float32").all()
+
+
+@pytest.mark.parametrize("eps", ["8/0", "abc", "-1"])
+def test_cli_bad_eps_is_one_error_and_writes_nothing(runs, tmp_path, eps):
+    result = CliRunner().invoke(
+        app,
+        [
+            "attack",
+            str(runs / "natural"),
+            "--eps",
+            eps,
+            "--out",
+            str(tmp_path / "r.json"),
+            "--save-adv",
+            str(tmp_path / "a.npy"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SpecregError) and "--eps" in result.exception.message
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--save-adv", "adv.png"],
+        ["--save-adv", "a.npy", "--adv-from", "b.npy"],
+        ["--attack", "cw"],
+        ["--out", "r.csv"],
+    ],
+)
+def test_cli_bad_options_write_nothing(runs, tmp_path, monkeypatch, extra):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["attack", str(runs / "natural"), "--device", "cpu", *extra])
+    assert result.exit_code == 1 and isinstance(result.exception, SpecregError)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_checkpoint_prints_one_red_line(tmp_path, monkeypatch, capsys):
+    from specreg_cli.cli import main
+
+    monkeypatch.setattr(
+        sys, "argv", ["specreg", "attack", str(tmp_path / "nope"), "--out", str(tmp_path / "r.json")]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "not found" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_attack_names_match_the_library():
+    from specreg_cli.attack import NORMS
+    from specreg_cli.commands.attack import ATTACKS
+
+    assert ATTACKS == tuple(NORMS)
+
+
+def test_attack_spec_is_hashable_and_exposes_norm():
+    spec = AttackSpec("pgdl2", 0.5, 0.125, 10, True)
+    assert spec.norm == "L2" and {spec: 1}[spec] == 1
