@@ -1,0 +1,290 @@
+"""One training loop for every method; methods differ only in how a batch is perturbed
+(:mod:`specreg_cli.perturb`) and, for ``masked``, in the model (:mod:`specreg_cli.spectral`).
+
+Reproducibility: the batches of an epoch depend only on (seed, epoch), and torch's global RNG is
+reseeded at every step from (seed, epoch, step), so that everything drawing from it (torchattacks'
+random start, noise augmentation, stochastic masks) is reproducible and a resumed run on the CPU ends
+with the same weights as an uninterrupted one. The caller's RNG state is restored afterwards.
+
+The test set is evaluated after every epoch for the metrics (Figure 2's train-test gap) but never
+chooses the model: ``model.pt`` is always the last epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from specreg_cli.checkpoint import build_model, load_checkpoint, make_meta, save_checkpoint
+from specreg_cli.data import BatchLoader, ImageSet, load_dataset
+from specreg_cli.device import resolve_device
+from specreg_cli.errors import SpecregError
+from specreg_cli.evaluate import evaluate_batches
+from specreg_cli.perturb import make_perturbation
+from specreg_cli.run_dir import RunDir
+from specreg_cli.train_config import TrainConfig
+
+LOG_EVERY = 10  # steps between host syncs for the live loss (each .item() stalls a GPU pipeline)
+
+
+class TrainingDiverged(SpecregError):
+    """The loss became NaN or infinite."""
+
+
+class TrainProgress(Protocol):
+    """What the loop reports; the CLI renders it with Rich, tests may ignore it."""
+
+    def start(self, epochs: int, steps_per_epoch: int, first_epoch: int) -> None: ...
+    def step(self, epoch: int, step: int, loss: float, acc: float) -> None: ...
+    def epoch_end(self, row: dict) -> None: ...
+
+
+class SilentProgress:
+    def start(self, epochs, steps_per_epoch, first_epoch): pass
+    def step(self, epoch, step, loss, acc): pass
+    def epoch_end(self, row): pass
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: list[dict]  # one row per epoch (run_dir.METRIC_COLUMNS)
+    mask_fractions: list[dict]  # masked runs: epoch, layer, masked_fraction
+
+
+def step_seed(seed: int, epoch: int, step: int) -> int:
+    return (seed * 1_000_003 + epoch) * 100_003 + step
+
+
+def lr_factor(schedule: str, step: int, steps_per_epoch: int, epochs: int) -> float:
+    """Multiplier of the base lr at global ``step``: step = x0.1 at 50% and x0.01 at 75% of the epochs;
+    cosine = 0.5 (1 + cos(pi t / T)) per step."""
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * step / (steps_per_epoch * epochs)))
+    epoch = step // steps_per_epoch
+    return 1.0 if epoch < 0.5 * epochs else 0.1 if epoch < 0.75 * epochs else 0.01
+
+
+def model_config(config: TrainConfig) -> dict:
+    """The architecture description a checkpoint stores (and :func:`build_model` reads)."""
+    spectral = None
+    if config.method == "masked":
+        from specreg_cli.spectral import FINETUNE_INIT, MaskConfig
+
+        options = dict(config.mask)
+        if config.init_from:  # fine-tuning: the paper's N(0.6, 0.1) unless the user chose an init
+            options.setdefault("init_mean", FINETUNE_INIT[0])
+            options.setdefault("init_spread", FINETUNE_INIT[1])
+        try:
+            spectral = MaskConfig.from_dict(options).to_dict()
+        except (TypeError, ValueError) as exc:
+            raise SpecregError(f"bad mask option: {exc}") from None
+    return {"arch": config.arch, "num_classes": 10, "spectral": spectral}
+
+
+def _build_fresh_model(config: TrainConfig, model_cfg: dict) -> nn.Module:
+    torch.manual_seed(config.seed)  # weight init draws from the global RNG (forked by the caller)
+    if not config.init_from:
+        return build_model(model_cfg, generator=torch.Generator().manual_seed(config.seed))
+    source = load_checkpoint(config.init_from, expected_arch=config.arch)
+    model = build_model({**model_cfg, "spectral": None})
+    weights = {k: v for k, v in source.state_dict.items() if not k.endswith("spectral_mask")}
+    model.load_state_dict(weights)
+    if model_cfg["spectral"]:
+        from specreg_cli.spectral import MaskConfig, apply_spectral_masks
+
+        apply_spectral_masks(model, MaskConfig.from_dict(model_cfg["spectral"]),
+                             generator=torch.Generator().manual_seed(config.seed))
+    return model
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    from specreg_cli.spectral import spectral_mask_parameters
+
+    masks = spectral_mask_parameters(model)
+    mask_ids = {id(p) for p in masks}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in mask_ids],
+               "weight_decay": config.weight_decay, "lr": config.lr}]
+    if masks:
+        groups.append({"params": masks, "weight_decay": config.mask_weight_decay,
+                       "lr": config.lr * config.mask_lr_mult})
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+
+
+def _mask_fractions(model: nn.Module) -> dict[str, float]:
+    from specreg_cli.spectral import is_masked, masked_fractions
+
+    return masked_fractions(model) if is_masked(model) else {}
+
+
+class Trainer:
+    """Holds the state of one run; :meth:`run` trains the remaining epochs."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path, resume: bool = False, force: bool = False,
+                 device: str | None = None):
+        self.run_dir = RunDir(Path(out_dir).expanduser().resolve())
+        state = self.run_dir.check_writable(resume, force)
+        if state is not None:  # resuming: the saved config wins, except where the run executes
+            config = TrainConfig.from_dict({**state["config"], "device": device or state["config"]["device"]})
+        self.config = config.validate()
+        self.device = resolve_device(self.config.device)
+        self.train_set = load_dataset(config.dataset, "train", config.data_dir, config.download)
+        self.test_set = load_dataset(config.dataset, "test", config.data_dir, config.download)
+        self.model_cfg = model_config(self.config)
+        self.resume_state = state
+        if len(self.train_set) < self.config.batch_size:
+            raise SpecregError(f"--batch-size {self.config.batch_size} exceeds the {len(self.train_set)} training images")
+
+    def _setup(self) -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, int]:
+        config = self.config
+        steps_per_epoch = len(self.train_set) // config.batch_size
+        if self.resume_state is not None:
+            checkpoint = load_checkpoint(self.run_dir.checkpoint, expected_arch=config.arch)
+            model = build_model(checkpoint.meta["model"])
+            model.load_state_dict(checkpoint.state_dict)
+            first_epoch = checkpoint.meta["epoch"]
+        else:
+            model = _build_fresh_model(config, self.model_cfg)
+            first_epoch = 0
+        model.to(self.device)
+        if config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        optimizer = _optimizer(model, config)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(config.schedule, step, steps_per_epoch, config.epochs))
+        if self.resume_state is not None:
+            optimizer.load_state_dict(checkpoint.meta["resume"]["optimizer"])
+            scheduler.load_state_dict(checkpoint.meta["resume"]["scheduler"])
+            # the lr follows from the step count and this run's schedule (not the one the file was saved under)
+            for group, base_lr, fn in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+                group["lr"] = base_lr * fn(scheduler.last_epoch)
+        return model, optimizer, scheduler, first_epoch
+
+    def run(self, progress: TrainProgress | None = None) -> TrainResult:
+        progress = progress or SilentProgress()
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            return self._run(progress)
+
+    def _run(self, progress: TrainProgress) -> TrainResult:
+        config = self.config
+        model, optimizer, scheduler, first_epoch = self._setup()
+        if self.resume_state is None:
+            self.run_dir.clear()
+        self.run_dir.path.mkdir(parents=True, exist_ok=True)
+        self.run_dir.write_state(config.to_dict(), "running", first_epoch)
+        metrics = self.run_dir.read_csv_rows("metrics.csv")[:first_epoch]
+        fractions = [r for r in self.run_dir.read_csv_rows("mask_fractions.csv") if r["epoch"] <= first_epoch]
+        train_loader = BatchLoader(self.train_set.images, self.train_set.labels, config.batch_size, self.device,
+                                   train=True, seed=config.seed)
+        test_loader = BatchLoader(self.test_set.images, self.test_set.labels, 500, self.device)
+        step_model = torch.compile(model) if config.compile else model
+        perturb = make_perturbation(config, model)
+        progress.start(config.epochs, len(train_loader), first_epoch)
+        for epoch in range(first_epoch, config.epochs):
+            train_loader.set_epoch(epoch)
+            row = self._train_epoch(epoch, step_model, optimizer, scheduler, train_loader, perturb, progress)
+            row.update(self._test_metrics(model, test_loader, row))
+            layer_fractions = _mask_fractions(model)
+            row["masked_fraction"] = (sum(layer_fractions.values()) / len(layer_fractions)
+                                      if layer_fractions else float("nan"))
+            metrics.append(row)
+            fractions += [{"epoch": epoch + 1, "layer": k, "masked_fraction": v} for k, v in layer_fractions.items()]
+            self._save(model, optimizer, scheduler, epoch + 1, metrics, fractions)
+            progress.epoch_end(row)
+        return TrainResult(self.run_dir.path, metrics, fractions)
+
+    def _autocast(self):
+        if not self.config.amp:
+            return contextlib.nullcontext()
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _train_epoch(self, epoch, model, optimizer, scheduler, loader, perturb, progress) -> dict:
+        from specreg_cli.spectral import clamp_spectral_masks_
+
+        config = self.config
+        scaler = torch.amp.GradScaler("cuda", enabled=config.amp and self.device.type == "cuda")
+        model.train()
+        lr = optimizer.param_groups[0]["lr"]
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        seen, start = 0, time.perf_counter()
+        for step, (x, y) in enumerate(loader):
+            torch.manual_seed(step_seed(config.seed, epoch, step))
+            if perturb is not None:
+                x = perturb(x, y)
+                model.train()  # torchattacks restores the mode, but be explicit: the SGD step trains
+            if config.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self._autocast():
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            clamp_spectral_masks_(model)
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
+            seen += len(y)
+            if (step + 1) % LOG_EVERY == 0 or step + 1 == len(loader):
+                self._check_finite(loss_sum, epoch, step)
+                progress.step(epoch, step + 1, loss_sum.item() / seen, correct.item() / seen)
+        seconds = time.perf_counter() - start
+        return {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum.item() / seen,
+                "train_acc": correct.item() / seen, "seconds": seconds, "images_per_s": seen / seconds}
+
+    def _check_finite(self, loss_sum: torch.Tensor, epoch: int, step: int) -> None:
+        if not torch.isfinite(loss_sum).item():
+            kept = f"the last good checkpoint (epoch {epoch}) is kept in {self.run_dir.checkpoint}" if epoch \
+                else "no epoch had finished, so no checkpoint was written"
+            raise TrainingDiverged(f"the training loss became NaN or infinite in epoch {epoch + 1} "
+                                   f"(by step {step + 1}); {kept}", hint="lower --lr or check the data")
+
+    def _test_metrics(self, model: nn.Module, loader: BatchLoader, row: dict) -> dict:
+        with self._autocast():
+            acc, loss, _ = evaluate_batches(model, iter(loader))
+        return {"test_loss": loss, "test_acc": acc, "gap": row["train_acc"] - acc}
+
+    def _save(self, model, optimizer, scheduler, epochs_done, metrics, fractions) -> None:
+        config = self.config
+        meta = make_meta(self.model_cfg, config.method, self.train_set.identity, epochs_done, config.epochs,
+                         config.to_dict(), method_options=_method_options(config),
+                         resume={"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+        meta["test_dataset"] = self.test_set.identity  # lets evaluations notice a changed test set
+        save_checkpoint(self.run_dir.checkpoint, model, meta)
+        self.run_dir.write_metrics(metrics)
+        if fractions:
+            self.run_dir.write_mask_fractions(fractions)
+        status = "finished" if epochs_done == config.epochs else "running"
+        self.run_dir.write_state(config.to_dict(), status, epochs_done)
+
+
+def _method_options(config: TrainConfig) -> dict:
+    if config.method == "gauss":
+        return {"noise_std": config.noise_std, "noise_fraction": config.noise_fraction}
+    if config.method == "adversarial":
+        return {"eps": config.adv_eps, "alpha": config.adv_alpha, "steps": config.adv_steps}
+    if config.method == "masked":
+        return {"mask_lr_mult": config.mask_lr_mult, "mask_weight_decay": config.mask_weight_decay,
+                "init_from": config.init_from}
+    return {}
+
+
+def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, force: bool = False,
+          progress: TrainProgress | None = None) -> TrainResult:
+    """Train ``config`` into ``out_dir`` (see :mod:`specreg_cli.run_dir` for what it holds)."""
+    return Trainer(config, out_dir, resume=resume, force=force).run(progress)
+
+
+__all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "train", "lr_factor", "ImageSet"]

@@ -1,0 +1,79 @@
+"""The one defaults block of ``specreg train``: every knob, its unit, and where its default comes from.
+
+"paper" = the spectral-mask paper says so; "recipe" = the standard CIFAR ResNet-20 recipe (He et al.
+2016 / the widely used CIFAR implementation) where the paper is silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from specreg_cli.errors import SpecregError
+
+METHODS = ("natural", "gauss", "adversarial", "masked")
+SCHEDULES = ("step", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    method: str = "natural"  # natural | gauss | adversarial | masked
+    arch: str = "resnet20"  # a name from specreg_cli.models.list_models()
+    dataset: str = "synthetic"  # dataset spec (see specreg_cli.data.datasets)
+    data_dir: str = "data"  # folder holding cifar-10-batches-py (cifar10 only)
+    download: bool = False  # fetch CIFAR-10 when missing
+    epochs: int = 200  # recipe: ~64k iterations at batch 128 on CIFAR-10
+    batch_size: int = 128  # recipe: images per SGD step
+    lr: float = 0.01  # paper: SGD learning rate on CIFAR
+    momentum: float = 0.9  # paper
+    weight_decay: float = 1e-4  # paper (= recipe): L2 on weights, not on masks
+    schedule: str = "step"  # recipe: step = lr x0.1 at 50% and again at 75% of training; cosine = per-step cosine to 0
+    seed: int = 0  # init, data order, augmentation, perturbations
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = False  # mixed precision (bfloat16 on CPU, float16 + GradScaler on CUDA); FFTs stay float32
+    channels_last: bool = False  # NHWC memory format (faster convs on GPUs)
+    compile: bool = False  # torch.compile the model
+    # gauss: Gaussian noise augmentation
+    noise_std: float = 0.1  # std of the added noise, pixel scale [0, 1]
+    noise_fraction: float = 0.5  # fraction of each batch that is noised (the rest stays clean)
+    # adversarial: PGD adversarial training (Madry et al. 2018) with torchattacks
+    adv_eps: float = 8 / 255  # L-inf radius, pixel scale
+    adv_alpha: float = 2 / 255  # step size, pixel scale
+    adv_steps: int = 7  # PGD iterations per batch
+    # masked: the paper's spectral masks (fields of specreg_cli.spectral.MaskConfig)
+    mask: dict = field(default_factory=dict)  # MaskConfig overrides; init defaults depend on init_from
+    mask_lr_mult: float = 1.0  # mask learning rate = lr x this
+    mask_weight_decay: float = 0.0  # L2 on the masks (0: the masks are only pushed by the loss)
+    init_from: str | None = None  # checkpoint to fine-tune from (masks start at the fine-tune init N(0.6, 0.1))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Rebuild a config; unknown keys are rejected (a typo must not silently become a default)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecregError(f"unknown train config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    def validate(self) -> TrainConfig:
+        """Check ranges; raise SpecregError naming the option and the valid range."""
+        checks = [
+            (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
+            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.epochs >= 1, "--epochs must be at least 1"),
+            (self.batch_size >= 2, "--batch-size must be at least 2 (BatchNorm needs two images)"),
+            (self.lr > 0, "--lr must be > 0"),
+            (0 <= self.momentum < 1, "--momentum must be in [0, 1)"),
+            (self.weight_decay >= 0, "--weight-decay must be >= 0"),
+            (self.noise_std >= 0, "--noise-std must be >= 0"),
+            (0 <= self.noise_fraction <= 1, "--noise-fraction must be in [0, 1]"),
+            (self.adv_eps >= 0 and self.adv_alpha >= 0, "--adv-eps and --adv-alpha must be >= 0"),
+            (self.adv_steps >= 1, "--adv-steps must be at least 1"),
+            (self.mask_lr_mult >= 0 and self.mask_weight_decay >= 0, "mask lr multiplier and weight decay must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise SpecregError(message)
+        return self
