@@ -1,0 +1,79 @@
+"""``specreg corrupt``: write the test split's corrupted images in the released CIFAR-10-C layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from specreg_cli.options import (
+    DEFAULT_DATA_DIR_VALUE,
+    BatchSizeOption,
+    DataDirOption,
+    DatasetOption,
+    DownloadOption,
+    SeedOption,
+)
+
+COMMAND_NAME = "corrupt"
+
+
+def command(
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder to write <corruption>.npy, labels.npy and corrupt.json into "
+        "(created if missing; files of the same names are replaced).")],
+    dataset: DatasetOption = "synthetic",
+    corruptions: Annotated[str, typer.Option(
+        "--corruptions", help="Comma-separated corruptions to write, or all: impulse_noise, fog, contrast.")]
+        = "impulse_noise,fog,contrast",
+    severities: Annotated[str, typer.Option(
+        "--severities", help="Must be 1-5: the released layout holds all five severity blocks.")] = "1-5",
+    seed: SeedOption = 0,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR_VALUE,
+    download: DownloadOption = False,
+    batch_size: BatchSizeOption = 256,
+) -> None:
+    """Corrupt the dataset's TEST split and write it in the CIFAR-10-C layout.
+
+    Each <corruption>.npy is uint8 (5N, 32, 32, 3): the N test images once per severity, severity 1 first.
+    labels.npy holds the N labels tiled 5 times (uint8); corrupt.json the seed and dataset identity.
+    Files are written atomically and load with np.load or `specreg eval-corruptions --cifar10c-dir`.
+
+    Example: specreg corrupt --dataset cifar10 --data-dir data --out data/CIFAR-10-C-specreg --seed 0
+    """
+    import corruptions as corruption_lib
+
+    from specreg_cli.cifar10c_writer import SEVERITIES, write_cifar10c
+    from specreg_cli.console import console, make_progress
+    from specreg_cli.data import load_dataset
+    from specreg_cli.errors import SpecregError
+    from specreg_cli.parsing import parse_names, parse_severities
+    from specreg_cli.results import provenance
+
+    chosen = parse_severities(severities)
+    if tuple(chosen) != SEVERITIES:
+        raise SpecregError(f"--severities {severities} leaves some out: the CIFAR-10-C layout holds all five",
+                           hint="drop --severities; pick severities when evaluating with "
+                                "`specreg eval-corruptions --severities`")
+    names = parse_names(corruptions, corruption_lib.CORRUPTIONS, "corruption")
+    out = out.expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise SpecregError(f"--out {out} is a file", hint="pass a folder")
+    test = load_dataset(dataset, "test", data_dir=data_dir, download=download)
+    arguments = {"dataset": dataset, "corruptions": names, "severities": chosen, "seed": seed,
+                 "batch_size": batch_size, "out": out}
+    prov = provenance("corrupt", arguments, seed, dataset=test.identity)
+
+    with make_progress() as progress:
+        task = progress.add_task("corrupt", total=None, status="")
+
+        def report(done: int, total: int, status: str) -> None:
+            progress.update(task, completed=done, total=total, status=status)
+
+        paths = write_cifar10c(out, test.images, test.labels, names, seed=seed, batch_size=batch_size,
+                               provenance=prov, progress=report)
+    console.print(f"wrote {len(names)} corruptions x 5 severities x {len(test)} images "
+                  f"({test.identity.get('name')} test split, seed {seed}) to {out}")
+    for path in paths:
+        console.print(f"  {path.name}", highlight=False)

@@ -1,0 +1,387 @@
+"""Accuracy under CIFAR-10-C corruptions: clean, then every (corruption, severity), for one or more models.
+
+Two sources of corrupted images, one loop:
+
+- generated (default): the clean test images are corrupted on the fly with :func:`corruptions.corrupt`,
+  one batch at a time, from an explicit seed. Image ``i`` depends only on (seed, name, severity, i), so the
+  accuracies don't depend on ``batch_size`` and equal those on files written by ``specreg corrupt`` with
+  the same seed.
+- files: a released-layout folder (:class:`~specreg_cli.data.cifar10c.Cifar10CFolder`), memory-mapped,
+  read one batch at a time. Any of the 19 released corruptions present in the folder can be evaluated.
+
+Memory stays bounded: the clean test split (uint8, 30 MB for 10,000 images) and one batch of corrupted
+images (with its float copy and the model's activations) are all that is held, whatever the number of
+corruptions and severities. Several models share each batch: it is generated (or read) once and
+every model runs on it, so adding a model costs only its forward passes.
+
+Clean accuracy is measured on the clean test split. With files, the clean split is used only when its
+labels equal the folder's (so clean and corrupted numbers come from the same images); otherwise the
+clean row is left out and :func:`clean_for_folder` says why.
+
+Example::
+
+    test = load_dataset("synthetic", "test")              # uint8 (N, 32, 32, 3) images, int64 (N,) labels
+    models = [EvalModel.from_checkpoint(*load_model("runs/natural"))]
+    result = evaluate_corruptions(models, ["fog"], [1, 2, 3, 4, 5], clean=test, dataset_name="synthetic",
+                                  seed=0, batch_size=256, device="cpu")
+    result.records        # list[Record]: one "clean" row, then fog severities 1..5, per model
+    result.timing.generate_share   # fraction of the time spent generating corruptions
+
+This module never prints; progress goes through ``progress(done_batches, total_batches, status)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import corruptions
+from specreg_cli.checkpoint import CHECKPOINT_NAME
+from specreg_cli.data.datasets import ImageSet, load_dataset, parse_dataset_spec
+from specreg_cli.data.loader import images_to_tensor, to_float
+from specreg_cli.errors import SpecregError
+from specreg_cli.parsing import parse_names
+from specreg_cli.results import Record
+
+SEVERITIES = (1, 2, 3, 4, 5)
+DEFAULT_CORRUPTIONS = ("impulse_noise", "fog", "contrast")  # the paper's Table 2
+DEFAULT_BATCH_SIZE = 256  # images per batch: ResNet-20 on a CPU runs fastest around 128-256 (cache-sized)
+RESULTS_NAME = "corruptions.json"  # the default results file inside a run directory
+
+ProgressFn = Callable[[int, int, str], None]  # (batches done, batches in total, what is running)
+
+
+@dataclass
+class EvalModel:
+    """A model to evaluate and the names its records carry."""
+
+    run: str
+    method: str
+    arch: str
+    model: nn.Module
+
+    @classmethod
+    def from_checkpoint(cls, model: nn.Module, checkpoint) -> EvalModel:
+        """From :func:`specreg_cli.checkpoint.load_model`'s (model, Checkpoint)."""
+        meta = checkpoint.meta
+        return cls(checkpoint.run_name, str(meta.get("method", "unknown")),
+                   str(meta.get("model", {}).get("arch", "unknown")), model)
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of one evaluation, split by what they were spent on."""
+
+    generate_s: float = 0.0  # corruptions.corrupt() (generated source only)
+    read_s: float = 0.0  # copying blocks out of .npy files (files source only)
+    model_s: float = 0.0  # uint8 -> float conversion and every model's forward passes
+    total_s: float = 0.0  # the whole evaluation
+
+    @property
+    def generate_share(self) -> float:
+        """Fraction of the total time spent generating corruptions (0 when nothing ran)."""
+        return self.generate_s / self.total_s if self.total_s > 0 else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {"generate_s": self.generate_s, "read_s": self.read_s, "model_s": self.model_s,
+                "total_s": self.total_s, "generate_share": self.generate_share}
+
+
+@dataclass
+class CorruptionEvaluation:
+    records: list[Record]
+    timing: Timing
+    n: int  # images per (corruption, severity)
+
+    def records_of(self, checkpoints: Sequence) -> list[Record]:
+        """The records of these checkpoints' runs (for one results file)."""
+        runs = {c.run_name for c in checkpoints}
+        return [r for r in self.records if r.run in runs]
+
+
+# --------------------------------------------------------------------------------------------- choices
+
+
+def corruption_choices(folder=None) -> tuple[str, ...]:
+    """Corruptions that can be evaluated: generatable ones, or every released one present in ``folder``."""
+    return tuple(folder.available()) if folder is not None else tuple(corruptions.CORRUPTIONS)
+
+
+def select_corruptions(text: str | Sequence[str], folder=None) -> list[str]:
+    """Parse ``--corruptions`` (comma-separated names or ``all``) against what the source offers.
+
+    Without ``folder``: the generatable corruptions (``corruptions.CORRUPTIONS``). With ``folder``: the
+    released names whose file is in the folder (``all`` = every one present). Raises SpecregError with
+    the valid choices.
+    """
+    items = [text] if isinstance(text, str) else list(text)
+    names = [n.strip() for item in items for n in str(item).split(",") if n.strip()]
+    choices = corruption_choices(folder)
+    if folder is not None and "all" in names and not choices:
+        raise SpecregError(f"{folder.path} holds no corruption files",
+                           hint=f"expected files like {corruptions.RELEASED_CORRUPTIONS[0]}.npy")
+    for name in names:
+        if name == "all" or name in choices:
+            continue
+        if name not in corruptions.RELEASED_CORRUPTIONS:
+            valid = choices if folder is None else corruptions.RELEASED_CORRUPTIONS
+            raise SpecregError(f"unknown corruption {name!r}", hint=f"valid choices: {', '.join(valid)}, all")
+        if folder is None:
+            raise SpecregError(f"corruption {name!r} can't be generated by specreg",
+                               hint=f"valid choices: {', '.join(choices)}, all; evaluate the other released "
+                                    "corruptions from files with --cifar10c-dir")
+        raise SpecregError(f"{folder.path / (name + '.npy')} is missing",
+                           hint=f"this folder has: {', '.join(choices) or 'no corruption files'}")
+    names = parse_names(names, choices, "corruption")
+    for name in names if folder is not None else ():
+        folder.array(name)  # check each file's dtype and shape now, before any work is done
+    return names
+
+
+# ------------------------------------------------------------------------------------------- datasets
+
+
+def split_key(spec: str) -> tuple:
+    """What decides a dataset spec's test split: ``"synthetic:train=9"`` and ``"synthetic"`` share one."""
+    name, options = parse_dataset_spec(spec)
+    return (name, options.get("test"), options.get("seed"))
+
+
+def dataset_spec_for(checkpoints: Sequence, override: str | None = None) -> str:
+    """The dataset spec whose test split the models are evaluated on.
+
+    ``override`` (``--dataset``) wins. Otherwise every checkpoint's ``meta["config"]["dataset"]`` must name
+    the same test split, since the models share the images.
+    """
+    if override is not None:
+        parse_dataset_spec(override)  # validates; raises SpecregError listing the choices
+        return override
+    specs = {}
+    for checkpoint in checkpoints:
+        spec = (checkpoint.meta.get("config") or {}).get("dataset")
+        if not spec:
+            raise SpecregError(f"{checkpoint.path} does not say which dataset it was trained on",
+                               hint="pass --dataset synthetic or --dataset cifar10")
+        specs.setdefault(split_key(spec), spec)
+    if len(specs) > 1:
+        trained_on = ", ".join(specs.values())
+        raise SpecregError(f"the checkpoints were trained on different datasets ({trained_on})",
+                           hint="evaluate them in separate calls, or all on one with --dataset")
+    return next(iter(specs.values()))
+
+
+def clean_for_folder(folder, spec: str, data_dir: str | Path | None, download: bool, n: int | None,
+                     explicit: bool) -> tuple[ImageSet | None, str | None]:
+    """The clean test split that matches a CIFAR-10-C folder, or (None, why not).
+
+    The clean split is used when it loads and its first N labels equal the folder's (N = the folder's
+    images per severity, or ``n``): the folder was then made from those images. When ``explicit``
+    (the user passed ``--dataset``) a split that can't be used is an error; otherwise the clean row is
+    just left out.
+    """
+    size = min(folder.n, n) if n else folder.n
+    try:
+        clean = load_dataset(spec, "test", data_dir=data_dir, download=download)
+    except SpecregError as error:
+        if explicit:
+            raise
+        return None, f"no clean accuracy: {error.message}"
+    if len(clean) < size or not np.array_equal(clean.labels[:size], folder.labels[:size]):
+        why = (f"the {spec} test split ({len(clean)} images) does not have the labels of {folder.path} "
+               f"({folder.n} per severity)")
+        if explicit:
+            raise SpecregError(why, hint="pass the --dataset the folder was made from, or leave it out")
+        return None, f"no clean accuracy: {why}"
+    return clean.subset(size), None
+
+
+def plan_outputs(checkpoints: Sequence, out: str | Path | None = None) -> list[tuple[Path, list]]:
+    """[(results file, its checkpoints)]: ``out`` for all of them, else :func:`default_output` per checkpoint.
+
+    Checked before any work: run names must be unique (records are keyed by them) and ``out`` must not be
+    a folder.
+    """
+    runs = [c.run_name for c in checkpoints]
+    duplicates = sorted({r for r in runs if runs.count(r) > 1})
+    if duplicates:
+        raise SpecregError(f"two checkpoints share the run name {duplicates[0]!r}",
+                           hint="results are keyed by run name: evaluate them in separate calls")
+    if out is None:
+        return [(default_output(c), [c]) for c in checkpoints]
+    out = Path(out).expanduser().resolve()
+    if out.is_dir():
+        raise SpecregError(f"--out {out} is a folder", hint="pass a file name, e.g. results/corruptions.json")
+    return [(out, list(checkpoints))]
+
+
+def checkpoint_hashes(checkpoints: Sequence) -> dict[str, dict[str, str]]:
+    """run -> {"path", "sha256"}: what provenance says about the checkpoints behind a results file."""
+    return {c.run_name: {"path": str(c.path), "sha256": c.sha256} for c in checkpoints}
+
+
+def source_identity(clean: ImageSet | None, folder=None) -> dict:
+    """The dataset identity results carry: the clean split's, or the folder's with the clean one inside."""
+    identity = dict(clean.identity) if clean is not None else {}
+    return identity if folder is None else {**folder.identity(), "clean": identity or None}
+
+
+def default_output(checkpoint) -> Path:
+    """``<run_dir>/corruptions.json`` for a run directory's model.pt; ``<stem>.corruptions.json`` beside
+    any other checkpoint file."""
+    path = Path(checkpoint.path)
+    if path.name == CHECKPOINT_NAME:
+        return path.parent / RESULTS_NAME
+    return path.with_name(f"{path.stem}.{RESULTS_NAME}")
+
+
+# ----------------------------------------------------------------------------------------- evaluation
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so the wall clock charges it to the right phase."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class _Clock:
+    """``with clock("generate_s"):`` adds the seconds spent inside to that field of a Timing."""
+
+    def __init__(self, timing: Timing, device: torch.device):
+        self.timing, self.device = timing, device
+
+    @contextmanager
+    def __call__(self, field_name: str) -> Iterator[None]:
+        _sync(self.device)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            _sync(self.device)
+            setattr(self.timing, field_name, getattr(self.timing, field_name) + time.perf_counter() - start)
+
+
+class _GeneratedSource:
+    """Corrupted batches made from the clean images, on the images' device."""
+
+    def __init__(self, images: torch.Tensor, seed: int, clock: _Clock):
+        self.images = images  # (N, H, W, C) uint8
+        self.seed, self.clock = seed, clock
+
+    def batch(self, name: str, severity: int, start: int, stop: int) -> torch.Tensor:
+        batch = self.images[start:stop]  # (B, H, W, C) uint8, a view
+        with self.clock("generate_s"):
+            return corruptions.corrupt(batch, name, severity, seed=self.seed, start_index=start)
+
+
+class _FolderSource:
+    """Corrupted batches copied out of a CIFAR-10-C folder's memory-mapped files."""
+
+    def __init__(self, folder, device: torch.device, clock: _Clock):
+        self.folder, self.device, self.clock = folder, device, clock
+
+    def batch(self, name: str, severity: int, start: int, stop: int) -> torch.Tensor:
+        images, _ = self.folder.block(name, severity)  # (N, H, W, C) uint8 memmap, nothing read yet
+        with self.clock("read_s"):
+            # np.array copies the B images out of the file (writable, so torch doesn't warn)
+            return torch.from_numpy(np.array(images[start:stop])).to(self.device)
+
+
+@torch.inference_mode()
+def _count_correct(models: Sequence[EvalModel], batch_u8: torch.Tensor, labels: torch.Tensor,
+                   correct: dict[str, int]) -> None:
+    """Run every model on one uint8 (B, H, W, C) batch; add its correct predictions to ``correct[run]``."""
+    x = to_float(images_to_tensor(batch_u8, batch_u8.device))  # (B, C, H, W) float32 in [0, 1]
+    for entry in models:
+        logits = entry.model(x)  # (B, classes)
+        correct[entry.run] += int((logits.argmax(1) == labels).sum())
+
+
+def evaluate_corruptions(models: Sequence[EvalModel], names: Sequence[str],
+                         severities: Sequence[int] = SEVERITIES, *, clean: ImageSet | None = None,
+                         folder=None, dataset_name: str = "unknown", seed: int = 0,
+                         batch_size: int = DEFAULT_BATCH_SIZE, device: torch.device | str = "cpu",
+                         n: int | None = None, progress: ProgressFn | None = None) -> CorruptionEvaluation:
+    """Clean accuracy and accuracy for every (corruption, severity), for every model, as records.
+
+    Args:
+        models: models in eval mode on ``device``; their ``run`` names must be unique.
+        names: corruption names (generatable ones, or with ``folder`` any present in it).
+        severities: subset of 1..5 (default all).
+        clean: the clean test split: uint8 (N, 32, 32, 3) images, int64 labels. Required for generated
+            corruptions (they are made from it); optional with ``folder`` (clean row only when given).
+        folder: a Cifar10CFolder to read corrupted images from instead of generating them.
+        dataset_name: what records say in their ``dataset`` field.
+        seed: corruption seed (generated source only; same seed, same images).
+        batch_size: images per batch (default 256); results don't depend on it.
+        device: where images are corrupted and models run.
+        n: evaluate only the first ``n`` images (default all).
+        progress: called after each batch with (done, total, status).
+
+    Returns: a :class:`CorruptionEvaluation`; records per model are the "clean" row (when measured),
+    then one "accuracy" row per (corruption, severity) in the given order.
+    """
+    if folder is None and clean is None:
+        raise ValueError("generated corruptions need the clean images (clean=)")
+    if len({m.run for m in models}) != len(models):
+        raise ValueError("run names must be unique")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = torch.device(device)
+    total_n = folder.n if folder is not None else len(clean)
+    size = min(total_n, n) if n else total_n
+    if clean is not None:
+        clean = clean.subset(size)
+    labels_np = folder.labels[:size] if folder is not None else clean.labels
+    labels = torch.as_tensor(np.asarray(labels_np), dtype=torch.int64).to(device)  # (N,)
+
+    timing = Timing()
+    clock = _Clock(timing, device)
+    # the clean split lives on the device as uint8 (30 MB for 10,000 images); batches are views of it
+    clean_images = None if clean is None else torch.as_tensor(np.ascontiguousarray(clean.images)).to(device)
+    source = (_FolderSource(folder, device, clock) if folder is not None
+              else _GeneratedSource(clean_images, seed, clock))
+    steps: list[tuple[str, int | None]] = ([("clean", None)] if clean is not None else [])
+    steps += [(name, s) for name in names for s in severities]
+    starts = range(0, size, batch_size)
+    total, done = len(steps) * len(starts), 0
+
+    records: list[Record] = []
+    wall = time.perf_counter()
+    for condition, severity in steps:
+        correct = {m.run: 0 for m in models}
+        for start in starts:
+            stop = min(start + batch_size, size)
+            batch = (clean_images[start:stop] if severity is None
+                     else source.batch(condition, severity, start, stop))  # (B, H, W, C) uint8
+            with clock("model_s"):
+                _count_correct(models, batch, labels[start:stop], correct)
+            done += 1
+            if progress is not None:
+                progress(done, total, condition if severity is None else f"{condition} s{severity}")
+        records += [Record(m.run, m.method, m.arch, dataset_name, condition, severity, "accuracy",
+                           correct[m.run] / size, size) for m in models]
+    timing.total_s = time.perf_counter() - wall
+    # one model's rows together, in step order: what a reader of the JSON expects
+    order = {m.run: i for i, m in enumerate(models)}
+    records.sort(key=lambda r: order[r.run])
+    return CorruptionEvaluation(records, timing, size)
+
+
+def accuracy_table(records: Sequence[Record], run: str) -> tuple[float | None, dict[str, dict[int, float]]]:
+    """(clean accuracy or None, {corruption: {severity: accuracy}}) of one run, for rendering."""
+    clean, grid = None, {}
+    for r in records:
+        if r.run != run or r.metric != "accuracy":
+            continue
+        if r.condition == "clean":
+            clean = r.value
+        else:
+            grid.setdefault(r.condition, {})[r.severity] = r.value
+    return clean, grid

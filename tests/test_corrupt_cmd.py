@@ -1,0 +1,151 @@
+"""`specreg corrupt` and the CIFAR-10-C writer: layout, bytes, atomicity, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import corruptions
+from specreg_cli.cifar10c_writer import write_cifar10c
+from specreg_cli.cli import main
+from specreg_cli.data import load_dataset
+from specreg_cli.data.cifar10c import Cifar10CFolder
+
+SPEC = "synthetic:train=16,test=40,seed=3"  # 40 test images: batch 16 leaves a partial last batch
+NAMES = ("impulse_noise", "fog", "contrast")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine extra threads spin against each other (50x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _exit_code(entry_point) -> int:
+    try:
+        entry_point()
+    except SystemExit as exit_:
+        return exit_.code or 0
+    return 0
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """``cli(*args) -> (exit code, stdout, stderr)`` through the real entry point and its error handling."""
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["specreg", *map(str, args)])
+        code = _exit_code(main)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    return load_dataset(SPEC, "test")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A folder written by the CLI (seed 5, batch 16)."""
+    out = tmp_path_factory.mktemp("c10c") / "CIFAR-10-C"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["specreg", "corrupt", "--dataset", SPEC, "--out", str(out), "--seed", "5",
+                                 "--batch-size", "16"])
+        assert _exit_code(main) == 0
+    return out
+
+
+def test_layout_shapes_dtypes_and_label_tiling(written, test_split):
+    n = len(test_split)
+    for name in NAMES:
+        array = np.load(written / f"{name}.npy", allow_pickle=False)
+        assert array.dtype == np.uint8 and array.shape == (5 * n, 32, 32, 3)
+    labels = np.load(written / "labels.npy", allow_pickle=False)
+    assert labels.dtype == np.uint8 and labels.shape == (5 * n,)
+    assert np.array_equal(labels, np.tile(test_split.labels, 5))
+    assert sorted(p.name for p in written.iterdir()) == sorted([*(f"{n}.npy" for n in NAMES), "labels.npy",
+                                                                "corrupt.json"])  # no temp files left
+
+
+def test_blocks_are_the_severities_in_order_and_batch_independent(written, test_split):
+    """Block s of the file (written in batches of 16) = all 40 images corrupted at once at severity s."""
+    n = len(test_split)
+    for name in NAMES:
+        array = np.load(written / f"{name}.npy", mmap_mode="r")
+        for severity in (1, 2, 3, 4, 5):
+            expected = corruptions.corrupt(test_split.images, name, severity, seed=5)
+            assert np.array_equal(array[(severity - 1) * n:severity * n], expected), (name, severity)
+        # the severities differ from each other and from the clean images (the blocks are not copies)
+        assert not np.array_equal(array[:n], array[4 * n:])
+        assert not np.array_equal(array[4 * n:], test_split.images)
+
+
+def test_folder_reader_and_sidecar(written, test_split):
+    folder = Cifar10CFolder(written)
+    assert folder.n == len(test_split)
+    assert folder.available() == [n for n in corruptions.RELEASED_CORRUPTIONS if n in NAMES]
+    images, labels = folder.block("fog", 3)
+    assert images.shape == (len(test_split), 32, 32, 3) and np.array_equal(labels, test_split.labels)
+    sidecar = json.loads((written / "corrupt.json").read_text())
+    assert sidecar["seed"] == 5 and sidecar["n"] == len(test_split)
+    assert sidecar["dataset"]["sha256"] == test_split.identity["sha256"]
+    assert sidecar["specreg_version"] and sidecar["corruptions"] == list(NAMES)
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, test_split):
+    images, labels = test_split.images[:8], test_split.labels[:8]
+    write_cifar10c(tmp_path / "a", images, labels, ["impulse_noise"], seed=1, batch_size=3)
+    write_cifar10c(tmp_path / "b", images, labels, ["impulse_noise"], seed=1, batch_size=8)
+    write_cifar10c(tmp_path / "c", images, labels, ["impulse_noise"], seed=2, batch_size=8)
+    a, b, c = (np.load(tmp_path / d / "impulse_noise.npy") for d in "abc")
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, test_split, monkeypatch):
+    calls = {"n": 0}
+    real = corruptions.corrupt
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("interrupted")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(corruptions, "corrupt", failing)
+    with pytest.raises(RuntimeError):
+        write_cifar10c(tmp_path / "out", test_split.images, test_split.labels, ["fog"], batch_size=16)
+    assert list((tmp_path / "out").iterdir()) == []  # neither fog.npy nor a temp file nor labels.npy
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--severities", "1-3"], "all five"),
+    (["--severities", "0-5"], "valid severities: 1, 2, 3, 4, 5"),
+    (["--corruptions", "fog,snowfall"], "valid choices: impulse_noise, fog, contrast"),
+    (["--dataset", "imagenet"], "valid choices: synthetic, cifar10"),
+])
+def test_bad_options_one_line_exit_1_nothing_written(tmp_path, cli, args, expected):
+    out = tmp_path / "out"
+    code, _, stderr = cli("corrupt", "--dataset", SPEC, "--out", out, *args)
+    assert code == 1
+    assert len(stderr.strip().splitlines()) == 1 and expected in stderr and "Traceback" not in stderr
+    assert not out.exists()
+
+
+def test_cli_prints_what_it_wrote(tmp_path, cli):
+    out = tmp_path / "c"
+    code, stdout, _ = cli("corrupt", "--dataset", "synthetic:train=4,test=6", "--out", out,
+                          "--corruptions", "contrast")
+    assert code == 0 and "contrast.npy" in stdout and "labels.npy" in stdout
+    assert np.load(out / "contrast.npy").shape == (30, 32, 32, 3)
+    assert not (out / "fog.npy").exists()
