@@ -122,6 +122,18 @@ def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> Check
     return Checkpoint(path, payload["state_dict"], meta, file_sha256(path))
 
 
+def test_set_warnings(checkpoints: list[Checkpoint], test_identity: dict) -> list[str]:
+    """One line per checkpoint whose recorded test split differs from the one about to be evaluated
+    (e.g. the synthetic generator changed, or another CIFAR-10 copy): its numbers would not be comparable."""
+    warnings = []
+    for checkpoint in checkpoints:
+        recorded = (checkpoint.meta.get("test_dataset") or {}).get("sha256")
+        if recorded and test_identity.get("sha256") and recorded != test_identity["sha256"]:
+            warnings.append(f"{checkpoint.run_name} was trained alongside a different test split "
+                            f"(sha256 {recorded} vs {test_identity['sha256']} now)")
+    return warnings
+
+
 def build_model(model_config: dict, generator: torch.Generator | None = None) -> nn.Module:
     """Create the architecture of ``model_config`` and, for masked models, insert the spectral masks."""
     model = create_model(model_config["arch"], num_classes=model_config.get("num_classes", 10))

@@ -81,3 +81,16 @@ def test_pickle_module_is_not_used_for_loading(tmp_path, monkeypatch):
     save_lenet(tmp_path / "model.pt")
     monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("full unpickling used"))
     load_checkpoint(tmp_path / "model.pt")
+
+
+def test_test_set_warnings(tmp_path):
+    from specreg_cli.checkpoint import test_set_warnings
+
+    save_lenet(tmp_path / "run" / "model.pt")
+    payload = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    payload["meta"]["test_dataset"] = {"name": "synthetic", "sha256": "aaaa"}
+    torch.save(payload, tmp_path / "run" / "model.pt")
+    checkpoint = load_checkpoint(tmp_path / "run")
+    assert test_set_warnings([checkpoint], {"sha256": "aaaa"}) == []
+    (line,) = test_set_warnings([checkpoint], {"sha256": "bbbb"})
+    assert "run" in line and "aaaa" in line and "bbbb" in line

@@ -172,6 +172,7 @@ def _run_attack(
     device, models = _load_models(paths, arguments["device"])
     spec_text = _dataset_spec([ckpt for _, ckpt in models], arguments["dataset"])
     test = _test_set(spec_text, arguments)
+    _warn_test_set([ckpt for _, ckpt in models], test.identity)
     keep = None if save is None else ("uint8" if save.suffix == ".npy" else "float32")
     results = _attack_all(models, test, specs, keep, device, arguments)
 
@@ -200,6 +201,14 @@ def _run_attack(
         "attack", arguments, arguments["seed"], dataset=test.identity, checkpoints=_provenance(models)
     )
     _write(arguments["out"], records, prov)
+
+
+def _warn_test_set(checkpoints, identity: dict) -> None:
+    from specreg_cli.checkpoint import test_set_warnings
+    from specreg_cli.console import err_console
+
+    for line in test_set_warnings(checkpoints, identity):
+        err_console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
 
 
 def _load_models(paths: list[Path], device_name: str):

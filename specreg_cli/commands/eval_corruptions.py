@@ -56,8 +56,8 @@ def command(
     Example: specreg eval-corruptions runs/natural runs/masked --severities 1-5 --out results/corruptions.json
     """
     from specreg_cli import corruption_eval as ce
-    from specreg_cli.checkpoint import load_model
-    from specreg_cli.console import make_progress
+    from specreg_cli.checkpoint import load_model, test_set_warnings
+    from specreg_cli.console import err_console, make_progress
     from specreg_cli.data.cifar10c import Cifar10CFolder
     from specreg_cli.data.datasets import load_dataset, parse_dataset_spec
     from specreg_cli.device import resolve_device
@@ -79,6 +79,9 @@ def command(
                                           explicit=dataset is not None)
         notes = [note] if note else []
 
+    if clean is not None:
+        for line in test_set_warnings([c for _, c in loaded], clean.identity):
+            err_console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
     models = [ce.EvalModel.from_checkpoint(model, checkpoint) for model, checkpoint in loaded]
     with make_progress() as progress:
         task = progress.add_task("eval-corruptions", total=None, status="")
