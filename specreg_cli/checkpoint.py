@@ -69,8 +69,10 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> None:
     """Write model weights and ``meta`` atomically (temp file + rename)."""
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "state_dict": model.state_dict(), "meta": meta}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        # through a file object: torch names the archive's root folder after a *path*, and the temp
+        # file's random name would make identical checkpoints hash differently
+        torch.save(payload, fh)
 
 
 def make_meta(model_config: dict, method: str, dataset: dict, epoch: int, epochs: int, config: dict,

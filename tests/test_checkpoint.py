@@ -94,3 +94,9 @@ def test_test_set_warnings(tmp_path):
     assert test_set_warnings([checkpoint], {"sha256": "aaaa"}) == []
     (line,) = test_set_warnings([checkpoint], {"sha256": "bbbb"})
     assert "run" in line and "aaaa" in line and "bbbb" in line
+
+
+def test_identical_models_give_identical_checkpoint_bytes(tmp_path):
+    save_lenet(tmp_path / "a" / "model.pt")
+    save_lenet(tmp_path / "b" / "model.pt")
+    assert (tmp_path / "a" / "model.pt").read_bytes() == (tmp_path / "b" / "model.pt").read_bytes()

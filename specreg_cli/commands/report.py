@@ -1,0 +1,79 @@
+"""``specreg report``: the paper's Table 2 (+ per severity, Table 3, provenance) as Markdown or CSV."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+COMMAND_NAME = "report"
+
+
+class Format(str, Enum):
+    md = "md"
+    csv = "csv"
+
+
+def command(
+    results: Annotated[list[Path], typer.Argument(
+        help="Results files, or folders searched recursively for results files and training run directories "
+        "(run directories add Table 3, the training recipe and the figures).", show_default=False)],
+    format: Annotated[Optional[Format], typer.Option(
+        "--format", help="md (GitHub Markdown tables, accuracies in %) | csv (one tidy long table, "
+        "fractions). Default: from --out's suffix, else md.", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Write the report to this file (atomically) instead of stdout.",
+        show_default=False)] = None,
+    severity: Annotated[str, typer.Option(
+        "--severity", help="Corruption columns of Table 2: mean (over the evaluated severities) | 1..5.")
+    ] = "mean",
+    plots: Annotated[Optional[Path], typer.Option(
+        "--plots", help="Also write PNG figures into this folder: training curves, accuracy vs severity, "
+        "spectral masks.", show_default=False)] = None,
+    allow_mixed: Annotated[bool, typer.Option(
+        "--allow-mixed", help="Report results that don't fit together (other datasets, test-set sizes, "
+        "attack settings) with the affected columns flagged, instead of refusing.")] = False,
+) -> None:
+    """The paper's Table 2 from result records: rows = methods (mean ± std over seeds), columns = clean,
+    corruptions and attacks; then accuracy per severity, Table 3 (masked frequencies per layer), the
+    training runs and a provenance footer. Same inputs, same bytes.
+
+    Example: specreg report results/ runs/ --format md --out reports/table.md --plots reports/plots
+    """
+    from specreg_cli.atomic import write_text_atomic
+    from specreg_cli.console import console, err_console
+    from specreg_cli.report import build_report, load_inputs, parse_severity, to_csv, to_markdown
+
+    chosen = format or (Format.csv if out is not None and out.suffix.lower() == ".csv" else Format.md)
+    inputs = load_inputs(results)
+    report = build_report(inputs, severity=parse_severity(severity), allow_mixed=allow_mixed)
+    out = out.expanduser().resolve() if out is not None else None
+    written: list[Path] = []
+    if plots is not None:
+        from specreg_cli.plots import write_plots
+
+        figures = write_plots(report, inputs, plots)
+        written += [path for _, path in figures]
+        base = out.parent if out is not None else Path.cwd()
+        report.figures = [(caption, _relative(path, base)) for caption, path in figures]
+    text = to_markdown(report) if chosen == Format.md else to_csv(report)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text_atomic(out, text)
+        written.insert(0, out)
+    notes = console if out is not None else err_console  # without --out, stdout carries only the report
+    for path in written:
+        notes.print(f"wrote {path}", highlight=False)
+    if report.issues:
+        err_console.print(f"[yellow]warning:[/yellow] {len(report.issues)} mixed-results issue(s) flagged "
+                          "in the table", highlight=False)
+
+
+def _relative(path: Path, base: Path) -> Path:
+    """``path`` relative to the report's folder, so the Markdown links survive moving the folder."""
+    import os
+
+    return Path(os.path.relpath(path, base))

@@ -1,0 +1,280 @@
+"""`specreg report`: Table 2 numbers equal the records they come from, seeds aggregate, mixing is refused,
+output is deterministic, plots are PNGs. Records are written with results.write_results, run directories
+by hand."""
+
+import io
+import json
+import sys
+
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from specreg_cli import report as rep
+from specreg_cli.checkpoint import build_model, make_meta, save_checkpoint
+from specreg_cli.cli import app, main
+from specreg_cli.errors import SpecregError
+from specreg_cli.results import Record, provenance, write_results
+
+runner = CliRunner()
+SHA = "a1" * 32  # dataset sha256 of "the" test set
+PGD = {"alpha": 2 / 255, "steps": 10, "random_start": True, "norm": "Linf"}
+# fog accuracy per severity 1..5 of run "natural-s0"; its mean is 0.7
+FOG = [0.9, 0.8, 0.7, 0.6, 0.5]
+
+
+def corruption_records(run, method, clean, fog, n=200, arch="resnet20"):
+    rows = [Record(run, method, arch, "synthetic", "clean", None, "accuracy", clean, n)]
+    rows += [Record(run, method, arch, "synthetic", "fog", s, "accuracy", v, n)
+             for s, v in zip(range(1, 6), fog, strict=False)]
+    return rows
+
+
+def attack_records(run, method, robust, n=100, clean=0.5, params=PGD):
+    rows = [Record(run, method, "resnet20", "synthetic", "clean", None, "accuracy", clean, n)]
+    rows += [Record(run, method, "resnet20", "synthetic", "pgd", None, "accuracy", v, n,
+                    {**params, "eps": eps}) for eps, v in robust.items()]
+    rows.append(Record(run, method, "resnet20", "synthetic", "noise", None, "accuracy", 0.99, n,
+                       {"eps": 8 / 255, "norm": "Linf"}))
+    return rows
+
+
+def write(path, records, command="eval-corruptions", sha=SHA, seed=0):
+    runs = sorted({r.run for r in records})
+    checkpoints = {run: {"path": f"/runs/{run}/model.pt", "sha256": f"{run}-sha"} for run in runs}
+    dataset = {"name": "synthetic", "split": "test", "n": 200, "sha256": sha}
+    return write_results(path, records, provenance(command, {}, seed, dataset, checkpoints))
+
+
+def markdown_rows(text, heading):
+    """The pipe table under the section whose title starts with ``heading``, as {header: cell} dicts."""
+    after = text.split(heading, 1)[1].splitlines()[1:]
+    start = next(i for i, line in enumerate(after) if line.startswith("|"))
+    end = next((i for i, line in enumerate(after[start:], start) if not line.startswith("|")), len(after))
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in after[start:end]]
+    return [dict(zip(cells[0], row, strict=True)) for row in cells[2:]]
+
+
+def table2(text):
+    return {row["method"]: row for row in markdown_rows(text, "## Table 2")}
+
+
+@pytest.fixture
+def four_methods(tmp_path):
+    """One run per method; natural's fog values are FOG, the others' a constant per method."""
+    folder = tmp_path / "results"
+    constants = {"gauss": 0.6, "adversarial": 0.4, "masked": 0.65}
+    write(folder / "natural.json", corruption_records("natural-s0", "natural", 0.8, FOG))
+    for method, value in constants.items():  # written in a scrambled order on purpose
+        write(folder / f"{method}.json", corruption_records(f"{method}-s0", method, value + 0.2, [value] * 5))
+    robust = {"natural": 0.1, "gauss": 0.2, "adversarial": 0.35, "masked": 0.15}  # at 8/255; +0.1 at 2/255
+    records = [r for m, v in robust.items()
+               for r in attack_records(f"{m}-s0", m, {0.0: 0.5, 2 / 255: v + 0.1, 8 / 255: v})]
+    write(folder / "pgd.json", records, command="attack")
+    return folder
+
+
+def test_table2_equals_the_records(four_methods):
+    report = rep.build_report(rep.load_inputs([four_methods]))
+    text = rep.to_markdown(report)
+    rows = table2(text)
+    assert list(rows) == ["natural", "Gaussian augmentation", "adversarial training", "masked (spectral)"]
+    assert rows["natural"]["fog"] == f"{100 * sum(FOG) / len(FOG):.2f}" == "70.00"
+    assert rows["natural"]["clean"] == "80.00"  # the corruption evaluation's clean row, not the attack's 0.5
+    assert rows["adversarial training"]["PGD-10 8/255"] == "35.00"
+    assert rows["adversarial training"]["PGD-10 2/255"] == "45.00"
+    assert rows["Gaussian augmentation"]["fog"] == "60.00"
+    header = list(rows["natural"])
+    assert header == ["method", "clean", "fog", "PGD-10 2/255", "PGD-10 8/255"]  # no eps-0 or noise column
+    rows = markdown_rows(text, "## Accuracy (%) per corruption")
+    per_severity = {(r["method"], r["corruption"]): r for r in rows}
+    natural_fog = [per_severity[("natural", "fog")][f"s{s}"] for s in range(1, 6)]
+    assert natural_fog == ["90.00", "80.00", "70.00", "60.00", "50.00"]
+    assert per_severity[("natural", "fog")]["mean"] == "70.00"
+
+
+def test_clean_accuracy_comes_from_the_corruption_evaluation_on_a_tie(tmp_path):
+    write(tmp_path / "c.json", corruption_records("nat", "natural", 0.80, FOG, n=200))
+    attack = attack_records("nat", "natural", {8 / 255: 0.1}, n=200, clean=0.79)  # same n, another value
+    write(tmp_path / "a.json", attack, command="attack")
+    rows = table2(rep.to_markdown(rep.build_report(rep.load_inputs([tmp_path]))))
+    assert rows["natural"]["clean"] == "80.00"
+
+
+def test_severity_selection(four_methods):
+    report = rep.build_report(rep.load_inputs([four_methods]), severity="4")
+    assert table2(rep.to_markdown(report))["natural"]["fog"] == "60.00"  # FOG[3]
+    result = runner.invoke(app, ["report", str(four_methods), "--severity", "2"])
+    assert result.exit_code == 0, result.output
+    assert table2(result.output)["natural"]["fog"] == "80.00"
+    with pytest.raises(SpecregError, match="--severity must be mean or one of 1..5"):
+        rep.parse_severity("7")
+
+
+def test_seed_aggregation_mean_std_and_count(tmp_path):
+    write(tmp_path / "a.json", corruption_records("natural-s0", "natural", 0.80, FOG))
+    write(tmp_path / "b.json", corruption_records("natural-s1", "natural", 0.90, [v - 0.1 for v in FOG]))
+    write(tmp_path / "c.json", corruption_records("masked-s0", "masked", 0.70, FOG))
+    report = rep.build_report(rep.load_inputs([tmp_path]))
+    rows = table2(rep.to_markdown(report))
+    std = pd.Series([0.80, 0.90]).std() * 100  # sample std, computed independently: 7.07
+    assert rows["natural"]["clean"] == f"85.00 ± {std:.2f}"
+    assert rows["natural"]["seeds"] == "2" and rows["masked (spectral)"]["seeds"] == "1"
+    assert rows["natural"]["fog"] == f"65.00 ± {100 * 0.1 / 2 ** 0.5:.2f}"
+    assert rows["masked (spectral)"]["clean"] == "70.00"  # one seed: no ± part
+    csv = pd.read_csv(io.StringIO(rep.to_csv(report)))
+    table2_rows = csv[csv["table"] == "table2"]
+    clean = table2_rows[(table2_rows["method"] == "natural") & (table2_rows["column"] == "clean")].iloc[0]
+    assert clean["n_seeds"] == 2 and clean["runs"] == "natural-s0;natural-s1"
+    assert clean["value"] == pytest.approx(0.85) and clean["std"] == pytest.approx(std / 100, abs=1e-6)
+
+
+def test_csv_is_tidy_and_loads(four_methods):
+    csv = pd.read_csv(io.StringIO(rep.to_csv(rep.build_report(rep.load_inputs([four_methods])))))
+    assert tuple(csv.columns) == rep.CSV_COLUMNS
+    t2 = csv[csv["table"] == "table2"]
+    assert len(t2) == 4 * 4  # methods x (clean, fog, PGD 2/255, PGD 8/255)
+    pgd = t2[(t2["method"] == "masked") & (t2["column"] == "PGD-10 8/255")].iloc[0]
+    assert pgd["value"] == pytest.approx(0.15) and pgd["eps"] == pytest.approx(8 / 255) and pgd["steps"] == 10
+    assert pgd["n_images"] == 100
+    per = csv[(csv["table"] == "per_severity") & (csv["method"] == "natural")]
+    assert per.set_index("severity")["value"].to_dict() == pytest.approx(
+        {"1": 0.9, "2": 0.8, "3": 0.7, "4": 0.6, "5": 0.5, "mean": 0.7})
+
+
+def test_other_methods_come_last_and_several_eps_make_several_columns(tmp_path):
+    write(tmp_path / "x.json", corruption_records("mine", "mixup", 0.5, FOG) +
+          corruption_records("nat", "natural", 0.6, FOG))
+    rows = table2(rep.to_markdown(rep.build_report(rep.load_inputs([tmp_path]))))
+    assert list(rows) == ["natural", "mixup"]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("dataset", "different test sets"),
+    ("n", "different numbers of test images"),
+    ("alpha", "different attack alpha"),
+    ("duplicate", "has 2 different values"),
+    ("severities", "different severities"),
+    ("checkpoint", "different checkpoints"),
+])
+def test_incompatible_results_are_refused(tmp_path, case, message):
+    write(tmp_path / "a.json", corruption_records("nat", "natural", 0.8, FOG) +
+          attack_records("nat", "natural", {8 / 255: 0.1}))
+    other = {
+        "dataset": lambda: write(tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG),
+                                 sha="b2" * 32),
+        "n": lambda: write(tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG, n=150)),
+        "alpha": lambda: write(tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG) +
+                               attack_records("gau", "gauss", {8 / 255: 0.1},
+                                              params={**PGD, "alpha": 1 / 255})),
+        "duplicate": lambda: write(tmp_path / "b.json", corruption_records("nat", "natural", 0.8, [0.1] * 5)),
+        "severities": lambda: write(tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG)[:4]),
+        "checkpoint": lambda: write_results(
+            tmp_path / "b.json", attack_records("nat", "natural", {2 / 255: 0.3}),
+            provenance("attack", {}, 0, {"sha256": SHA}, {"nat": {"path": "/x", "sha256": "other"}})),
+    }
+    other[case]()
+    with pytest.raises(SpecregError, match=message):
+        rep.build_report(rep.load_inputs([tmp_path]))
+    flagged = rep.to_markdown(rep.build_report(rep.load_inputs([tmp_path]), allow_mixed=True))
+    assert rep.MIXED in flagged and message in flagged
+
+
+def test_refusal_is_one_red_line_exit_1_and_allow_mixed_flags(tmp_path, monkeypatch, capsys):
+    write(tmp_path / "a.json", corruption_records("nat", "natural", 0.8, FOG))
+    write(tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG, n=150))
+    monkeypatch.setattr(sys, "argv", ["specreg", "report", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "numbers of test images" in lines[0] and "--allow-mixed" in lines[0]
+    result = runner.invoke(app, ["report", str(tmp_path), "--allow-mixed"])
+    assert result.exit_code == 0
+    assert f"clean {rep.MIXED}" in result.output and "(150, 200)" in result.output
+
+
+def make_run(folder, name, method, seed=0, masked_epochs=(1, 2)):
+    """A run directory as `specreg train` leaves it (LeNet; masked runs get masks and mask_fractions.csv)."""
+    folder.mkdir(parents=True)
+    spectral = {"per_channel": True} if method == "masked" else None
+    config = {"method": method, "arch": "lenet", "dataset": "synthetic", "seed": seed, "epochs": 2,
+              "lr": 0.05, "schedule": "cosine", "batch_size": 64, "adv_steps": 3, "adv_eps": 8 / 255,
+              "adv_alpha": 2 / 255, "mask": {}, "mask_lr_mult": 1.0}
+    state = {"config": config, "status": "finished", "epochs_done": 2}
+    (folder / "config.json").write_text(json.dumps(state))
+    (folder / "metrics.csv").write_text(
+        "epoch,lr,train_loss,train_acc,test_loss,test_acc,gap,seconds,images_per_s,masked_fraction\n"
+        "1,0.05,2.0,0.30,2.1,0.25,0.05,1,100,\n"
+        "2,0.02,1.5,0.50,1.8,0.40,0.10,1,100,\n")
+    model_config = {"arch": "lenet", "num_classes": 10, "spectral": spectral}
+    model = build_model(model_config, generator=torch.Generator().manual_seed(seed))
+    if method == "masked":
+        lines = ["epoch,layer,masked_fraction"] + [f"{e},conv{i},{0.1 * e + 0.01 * i}" for e in masked_epochs
+                                                    for i in (1, 2)]
+        (folder / "mask_fractions.csv").write_text("\n".join(lines) + "\n")
+    save_checkpoint(folder / "model.pt", model, make_meta(model_config, method, {}, 2, 2, config))
+    return folder
+
+
+def test_run_dirs_give_table3_training_and_plots(tmp_path):
+    make_run(tmp_path / "runs" / "masked-s0", "masked-s0", "masked")
+    make_run(tmp_path / "runs" / "adversarial-s0", "adversarial-s0", "adversarial")
+    write(tmp_path / "results" / "c.json", corruption_records("masked-s0", "masked", 0.8, FOG) +
+          corruption_records("adversarial-s0", "adversarial", 0.7, FOG))
+    out = tmp_path / "report" / "table.md"
+    result = runner.invoke(app, ["report", str(tmp_path / "results"), str(tmp_path / "runs"),
+                                 "--out", str(out), "--plots", str(tmp_path / "report" / "plots")])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    table3 = {r["layer"]: r["masked-s0"] for r in markdown_rows(text, "## Table 3")}
+    assert table3 == {"conv1": "21.00", "conv2": "22.00", "mean over layers": "21.50"}  # the final epoch (2)
+    training = {r["run"]: r for r in markdown_rows(text, "## Training runs")}
+    assert training["adversarial-s0"]["method options"] == "PGD-3 eps 8/255 alpha 2/255"
+    assert training["masked-s0"]["test acc"] == "40.00" and training["masked-s0"]["gap"] == "10.00"
+    assert "Adversarial training: PGD-3 eps 8/255 alpha 2/255." in text
+    pngs = sorted(p.name for p in (tmp_path / "report" / "plots").iterdir())
+    assert pngs == ["accuracy_vs_severity.png", "masks_masked-s0.png", "training_curves.png"]
+    for name in pngs:
+        data = (tmp_path / "report" / "plots" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+        assert f"](plots/{name})" in text  # linked relative to the report
+
+
+def test_layer_masks_are_channel_means_of_the_binary_mask(tmp_path):
+    run = rep.read_run(make_run(tmp_path / "m", "m", "masked"))
+    from specreg_cli.plots import layer_masks
+
+    state = torch.load(run.checkpoint, weights_only=True)["state_dict"]
+    masks = layer_masks(run)
+    raw = state["conv1.spectral_mask"]  # (C, H, W//2+1)
+    expected = torch.fft.fftshift((raw >= 0.5).float().mean(0), dim=0)
+    assert list(masks) == [k[: -len(".spectral_mask")] for k in state if k.endswith("spectral_mask")]
+    assert torch.allclose(torch.as_tensor(masks["conv1"]), expected)
+
+
+def test_seed_clash_is_refused(tmp_path):
+    make_run(tmp_path / "runs" / "nat-a", "nat-a", "natural", seed=3)
+    make_run(tmp_path / "runs" / "nat-b", "nat-b", "natural", seed=3)
+    write(tmp_path / "r.json", corruption_records("nat-a", "natural", 0.8, FOG) +
+          corruption_records("nat-b", "natural", 0.7, FOG))
+    with pytest.raises(SpecregError, match="share training seed 3"):
+        rep.build_report(rep.load_inputs([tmp_path]))
+
+
+def test_same_inputs_same_bytes(four_methods, tmp_path):
+    make_run(tmp_path / "runs" / "masked-s0", "masked-s0", "masked")
+    outputs = []
+    for attempt, order in enumerate([[four_methods, tmp_path / "runs"], [tmp_path / "runs", four_methods]]):
+        folder = tmp_path / f"out{attempt}"
+        for fmt in ("md", "csv"):
+            args = ["report", *map(str, order), "--format", fmt, "--out", str(folder / f"table.{fmt}")]
+            result = runner.invoke(app, args + (["--plots", str(folder / "plots")] if fmt == "md" else []))
+            assert result.exit_code == 0, result.output
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        outputs.append({p.relative_to(folder).as_posix(): p.read_bytes() for p in files})
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == 5  # table.md, table.csv, 3 PNGs
+    assert str(tmp_path) not in outputs[0]["table.md"].decode()  # no machine paths in the report
