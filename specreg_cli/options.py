@@ -8,7 +8,7 @@ Use them as parameter annotations::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,7 +25,7 @@ DataDirOption = Annotated[Path, typer.Option(
 DownloadOption = Annotated[bool, typer.Option(
     "--download/--no-download", help="Download CIFAR-10 into --data-dir when it is missing.")]
 BatchSizeOption = Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")]
-NExamplesOption = Annotated[Optional[int], typer.Option(
+NExamplesOption = Annotated[int | None, typer.Option(
     "--n-examples", min=1, help="Evaluate only the first N test images (default: all).")]
 
 DEFAULT_DATA_DIR_VALUE = DEFAULT_DATA_DIR

@@ -35,16 +35,6 @@ LENET = {"arch": "lenet", "num_classes": 10, "spectral": None}
 EPS8 = 8 / 255
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread for this module: on a shared 2-core machine, OpenMP threads that spin while
-    waiting for each other cost ~10x the CPU time of one thread on these tiny batches."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def test_set():
     return load_dataset(SPEC, "test")

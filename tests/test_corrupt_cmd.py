@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 import corruptions
 from specreg_cli.cifar10c_writer import write_cifar10c
@@ -17,15 +16,6 @@ from specreg_cli.data.cifar10c import Cifar10CFolder
 
 SPEC = "synthetic:train=16,test=40,seed=3"  # 40 test images: batch 16 leaves a partial last batch
 NAMES = ("impulse_noise", "fog", "contrast")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine extra threads spin against each other (50x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _exit_code(entry_point) -> int:

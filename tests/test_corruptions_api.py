@@ -12,15 +12,6 @@ from corruptions import REGISTRY, corrupt
 RANDOM_CORRUPTIONS = ("impulse_noise", "fog")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tests check bytes, not speed; one thread avoids OpenMP stalls on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def images() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (100, 32, 32, 3), dtype=np.uint8)

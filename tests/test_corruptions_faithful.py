@@ -19,15 +19,6 @@ from corruptions.seeding import stream_key, uniforms
 SEVERITIES = (1, 2, 3, 4, 5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tests check bytes, not speed; one thread avoids OpenMP stalls on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def awkward_images(rng: np.random.Generator, n_random: int) -> np.ndarray:
     """Random images plus the cases where truncation is most fragile: constant images (every level),
     two-valued images, sparse images and images whose channels have different ranges."""

@@ -15,15 +15,6 @@ from corruptions.seeding import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tests check bytes, not speed; one thread avoids OpenMP stalls on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def lowbias32_numpy(x: np.ndarray) -> np.ndarray:
     """Independent lowbias32 on numpy uint32 (unsigned arithmetic wraps mod 2**32 by definition)."""
     x = x.astype(np.uint32)

@@ -24,15 +24,6 @@ MODEL_CONFIG = {"arch": "lenet", "num_classes": 10, "spectral": None}
 NAMES = ("impulse_noise", "fog", "contrast")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine extra threads spin against each other (50x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def cli(monkeypatch, capsys):
     """``cli(*args) -> (exit code, stdout, stderr)`` through the real entry point and its error handling."""

@@ -43,7 +43,6 @@ def command(
     Example: specreg corrupt --dataset cifar10 --data-dir data --out data/CIFAR-10-C-specreg --seed 0
     """
     import corruptions as corruption_lib
-
     from specreg_cli.cifar10c_writer import SEVERITIES, write_cifar10c
     from specreg_cli.console import console, make_progress
     from specreg_cli.data import load_dataset

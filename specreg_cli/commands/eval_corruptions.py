@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,7 +30,7 @@ def command(
         = "impulse_noise,fog,contrast",
     severities: Annotated[str, typer.Option(
         "--severities", help="Severities 1..5, e.g. 1-5, 3 or 1,3,5.")] = "1-5",
-    cifar10c_dir: Annotated[Optional[Path], typer.Option(
+    cifar10c_dir: Annotated[Path | None, typer.Option(
         "--cifar10c-dir", help="Read corrupted images from this CIFAR-10-C folder (labels.npy, <name>.npy) "
         "instead of generating them. Clean accuracy then uses the --dataset test split when its labels "
         "match the folder's, and is left out otherwise.", show_default=False)] = None,
@@ -38,12 +38,12 @@ def command(
     batch_size: BatchSizeOption = 256,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
-    dataset: Annotated[Optional[str], typer.Option(
+    dataset: Annotated[str | None, typer.Option(
         "--dataset", help="Test split to evaluate on (default: the dataset the checkpoints were trained on): "
         "synthetic[:train=..,test=..,seed=..] | cifar10.", show_default=False)] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR_VALUE,
     download: DownloadOption = False,
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         "--out", help="One results file (JSON) for every model. Default: <run_dir>/corruptions.json per "
         "model (<name>.corruptions.json beside a loose checkpoint file).", show_default=False)] = None,
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,16 +20,16 @@ def command(
     results: Annotated[list[Path], typer.Argument(
         help="Results files, or folders searched recursively for results files and training run directories "
         "(run directories add Table 3, the training recipe and the figures).", show_default=False)],
-    format: Annotated[Optional[Format], typer.Option(
+    format: Annotated[Format | None, typer.Option(
         "--format", help="md (GitHub Markdown tables, accuracies in %) | csv (one tidy long table, "
         "fractions). Default: from --out's suffix, else md.", show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         "--out", help="Write the report to this file (atomically) instead of stdout.",
         show_default=False)] = None,
     severity: Annotated[str, typer.Option(
         "--severity", help="Corruption columns of Table 2: mean (over the evaluated severities) | 1..5.")
     ] = "mean",
-    plots: Annotated[Optional[Path], typer.Option(
+    plots: Annotated[Path | None, typer.Option(
         "--plots", help="Also write PNG figures into this folder: training curves, accuracy vs severity, "
         "spectral masks.", show_default=False)] = None,
     allow_mixed: Annotated[bool, typer.Option(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,19 +20,19 @@ def command(
     out: Annotated[Path, typer.Option(
         "--out", help="Folder for everything: runs/, results/, logs/, table.md, table.csv, plots/, "
         "timings.csv.")] = Path("reports/demo"),
-    dataset: Annotated[Optional[str], typer.Option(
+    dataset: Annotated[str | None, typer.Option(
         "--dataset", help="Override the preset's dataset (synthetic[:train=..,test=..,seed=..] | cifar10).",
         show_default=False)] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(
+    data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", help="Folder holding cifar-10-batches-py (cifar10 only). Default: data.",
         show_default=False)] = None,
     download: DownloadOption = False,
-    cifar10c_dir: Annotated[Optional[Path], typer.Option(
+    cifar10c_dir: Annotated[Path | None, typer.Option(
         "--cifar10c-dir", help="Evaluate corruptions on this CIFAR-10-C folder instead of generating them.",
         show_default=False)] = None,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
-    jobs: Annotated[Optional[int], typer.Option(
+    jobs: Annotated[int | None, typer.Option(
         "--jobs", min=1, help="Steps run at once, each with cores/jobs threads. Default: 1 on a GPU, "
         "else one per CPU core (at most 4).", show_default=False)] = None,
 ) -> None:

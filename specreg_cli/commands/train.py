@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -47,7 +47,7 @@ def command(
         help="lr schedule: step = x0.1 at 50% and 75% of the epochs (recipe) | cosine (per step).")] = Schedule.step,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
-    init_from: Annotated[Optional[Path], typer.Option(
+    init_from: Annotated[Path | None, typer.Option(
         help="Fine-tune from this checkpoint or run dir (masks start at N(0.6, 0.1)).")] = None,
     resume: Annotated[bool, typer.Option(
         help="Continue the unfinished run in --out from its last epoch (its saved options are used).")] = False,
@@ -65,9 +65,9 @@ def command(
     mask_stochastic: Annotated[bool, typer.Option(
         help="Bernoulli(M) binarisation in training (eval stays deterministic).", rich_help_panel=MASK)] = False,
     mask_stem: Annotated[bool, typer.Option(help="Also mask the stem conv.", rich_help_panel=MASK)] = False,
-    mask_init_mean: Annotated[Optional[float], typer.Option(
+    mask_init_mean: Annotated[float | None, typer.Option(
         help="Mask init mean (paper: 0.8 from scratch, 0.6 fine-tuning).", rich_help_panel=MASK)] = None,
-    mask_init_spread: Annotated[Optional[float], typer.Option(
+    mask_init_spread: Annotated[float | None, typer.Option(
         help="Mask init spread (paper: 0.2 from scratch, 0.1 fine-tuning).", rich_help_panel=MASK)] = None,
     mask_init_spread_kind: Annotated[SpreadKind, typer.Option(
         help="Read the spread as a std (default; see README) or a variance.", rich_help_panel=MASK)] = SpreadKind.std,
