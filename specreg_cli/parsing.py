@@ -22,7 +22,8 @@ def parse_pixel_value(text: str, option: str = "value") -> float:
         value = float(Fraction(raw)) if "/" in raw else float(raw)
     except (ValueError, ZeroDivisionError):
         raise SpecregError(
-            f"{option} must be a number or a fraction like 8/255, got {text!r}", hint="e.g. --eps 8/255"
+            f"{option} must be a number or a fraction like 8/255, got {text!r}",
+            hint=f"e.g. {option if option.startswith('--') else '--eps'} 8/255"
         ) from None
     if value < 0 or value != value:
         raise SpecregError(f"{option} must be >= 0, got {text!r}")

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from specreg_cli.checkpoint import build_model, load_checkpoint, make_meta, save_checkpoint
-from specreg_cli.data import BatchLoader, ImageSet, load_dataset
+from specreg_cli.data import BatchLoader, load_dataset
 from specreg_cli.device import resolve_device
 from specreg_cli.errors import SpecregError
 from specreg_cli.evaluate import evaluate_batches
@@ -287,4 +287,4 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, force:
     return Trainer(config, out_dir, resume=resume, force=force).run(progress)
 
 
-__all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "train", "lr_factor", "ImageSet"]
+__all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "train", "lr_factor"]
