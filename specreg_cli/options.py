@@ -28,4 +28,5 @@ BatchSizeOption = Annotated[int, typer.Option("--batch-size", min=1, help="Image
 NExamplesOption = Annotated[int | None, typer.Option(
     "--n-examples", min=1, help="Evaluate only the first N test images (default: all).")]
 
-DEFAULT_DATA_DIR_VALUE = DEFAULT_DATA_DIR
+__all__ = ["DEFAULT_DATA_DIR", "BatchSizeOption", "DataDirOption", "DatasetOption", "DeviceOption",
+           "DownloadOption", "NExamplesOption", "SeedOption"]

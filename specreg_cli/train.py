@@ -136,6 +136,8 @@ class Trainer:
             config = TrainConfig.from_dict({**state["config"], "device": device or state["config"]["device"]})
         self.config = config.validate()
         self.device = resolve_device(self.config.device)
+        # one loss scaler for the whole run, so its scale carries over between epochs (float16 on CUDA only)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.config.amp and self.device.type == "cuda")
         self.train_set = load_dataset(config.dataset, "train", config.data_dir, config.download)
         self.test_set = load_dataset(config.dataset, "test", config.data_dir, config.download)
         self.model_cfg = model_config(self.config)
@@ -212,7 +214,6 @@ class Trainer:
         from specreg_cli.spectral import clamp_spectral_masks_
 
         config = self.config
-        scaler = torch.amp.GradScaler("cuda", enabled=config.amp and self.device.type == "cuda")
         model.train()
         lr = optimizer.param_groups[0]["lr"]
         loss_sum = torch.zeros((), device=self.device)
@@ -229,9 +230,9 @@ class Trainer:
                 logits = model(x)
                 loss = F.cross_entropy(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
             scheduler.step()
             clamp_spectral_masks_(model)
             loss_sum += loss.detach() * len(y)

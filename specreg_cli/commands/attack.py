@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from specreg_cli.options import (
-    DEFAULT_DATA_DIR_VALUE,
+    DEFAULT_DATA_DIR,
     BatchSizeOption,
     DataDirOption,
     DeviceOption,
@@ -76,7 +76,7 @@ def command(
             show_default=False,
         ),
     ] = None,
-    data_dir: DataDirOption = DEFAULT_DATA_DIR_VALUE,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
     download: DownloadOption = False,
     save_adv: Annotated[
         Path | None,

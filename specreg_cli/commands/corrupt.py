@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from specreg_cli.options import (
-    DEFAULT_DATA_DIR_VALUE,
+    DEFAULT_DATA_DIR,
     BatchSizeOption,
     DataDirOption,
     DatasetOption,
@@ -30,7 +30,7 @@ def command(
     severities: Annotated[str, typer.Option(
         "--severities", help="Must be 1-5: the released layout holds all five severity blocks.")] = "1-5",
     seed: SeedOption = 0,
-    data_dir: DataDirOption = DEFAULT_DATA_DIR_VALUE,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
     download: DownloadOption = False,
     batch_size: BatchSizeOption = 256,
 ) -> None:

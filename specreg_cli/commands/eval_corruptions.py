@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from specreg_cli.options import (
-    DEFAULT_DATA_DIR_VALUE,
+    DEFAULT_DATA_DIR,
     BatchSizeOption,
     DataDirOption,
     DeviceOption,
@@ -41,7 +41,7 @@ def command(
     dataset: Annotated[str | None, typer.Option(
         "--dataset", help="Test split to evaluate on (default: the dataset the checkpoints were trained on): "
         "synthetic[:train=..,test=..,seed=..] | cifar10.", show_default=False)] = None,
-    data_dir: DataDirOption = DEFAULT_DATA_DIR_VALUE,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
     download: DownloadOption = False,
     out: Annotated[Path | None, typer.Option(
         "--out", help="One results file (JSON) for every model. Default: <run_dir>/corruptions.json per "

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from specreg_cli.options import DataDirOption, DatasetOption, DeviceOption, DownloadOption, SeedOption
+from specreg_cli.options import (
+    DEFAULT_DATA_DIR,
+    DataDirOption,
+    DatasetOption,
+    DeviceOption,
+    DownloadOption,
+    SeedOption,
+)
 
 COMMAND_NAME = "train"
 GAUSS, ADV, MASK, GPU = "gauss method", "adversarial method", "masked method", "speed (GPU)"
@@ -36,7 +43,7 @@ def command(
     method: Annotated[Method, typer.Option(help="Training method.")] = Method.natural,
     arch: Annotated[str, typer.Option(help="Architecture from the registry: resnet20 | lenet.")] = "resnet20",
     dataset: DatasetOption = "synthetic",
-    data_dir: DataDirOption = Path("data"),
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
     download: DownloadOption = False,
     epochs: Annotated[int, typer.Option(help="Epochs (recipe: 200).")] = 200,
     batch_size: Annotated[int, typer.Option(help="Images per SGD step (recipe: 128).")] = 128,
