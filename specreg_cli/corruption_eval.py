@@ -331,6 +331,8 @@ def evaluate_corruptions(models: Sequence[EvalModel], names: Sequence[str],
         raise ValueError("generated corruptions need the clean images (clean=)")
     if len({m.run for m in models}) != len(models):
         raise ValueError("run names must be unique")
+    for entry in models:
+        entry.model.eval()  # BatchNorm statistics and masks must not change while we measure
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = torch.device(device)

@@ -175,13 +175,19 @@ def _symmetrize_self_conjugate_columns(mask: torch.Tensor, w: int) -> torch.Tens
     (..., H, K) -> (..., H, K), differentiable. The filter's value is unchanged (see the module docstring);
     the product with a Hermitian spectrum becomes exactly Hermitian.
     """
-    h = mask.shape[-2]
-    cols = [0, w // 2] if w % 2 == 0 else [0]
-    flipped = mask[..., (-torch.arange(h, device=mask.device)) % h, :]  # row h -> row -h mod H
-    mean = (mask + flipped) / 2
-    keep = torch.ones(mask.shape[-1], dtype=torch.bool, device=mask.device)
-    keep[cols] = False
+    negated_rows, keep = _self_conjugate_index(mask.shape[-2], mask.shape[-1], w, mask.device)
+    mean = (mask + mask[..., negated_rows, :]) / 2
     return torch.where(keep, mask, mean)
+
+
+@functools.lru_cache(maxsize=64)
+def _self_conjugate_index(h: int, k: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row h -> row -h mod H index, columns kept as they are), built once per shape and device: this runs
+    in every masked layer's forward pass."""
+    negated_rows = (-torch.arange(h, device=device)) % h
+    keep = torch.ones(k, dtype=torch.bool, device=device)
+    keep[[0, w // 2] if w % 2 == 0 else [0]] = False
+    return negated_rows, keep
 
 
 def spectral_filter(y: torch.Tensor, mask: torch.Tensor, backend: str = "fft") -> torch.Tensor:
