@@ -250,13 +250,21 @@ def _same(actual: object, wanted: object) -> bool:
     return str(actual) == str(wanted)
 
 
+def argv_stamp(step: Step) -> Path:
+    """Hidden file beside an evaluation's results: the command line that produced them."""
+    return step.output.parent / f".{step.output.name}.argv.json"
+
+
 def _results_current(step: Step) -> bool:
-    """The results file exists and was computed from exactly the current checkpoints of ``step.runs``."""
+    """The results file exists, was made by this step's exact command line (a changed preset, eps or
+    --cifar10c-dir reruns it) and from exactly the current checkpoints of ``step.runs``."""
     from specreg_cli.checkpoint import file_sha256
 
     try:
         document = json.loads(step.output.read_text(encoding="utf-8"))
         recorded = {run: info["sha256"] for run, info in document["provenance"]["checkpoints"].items()}
+        if json.loads(argv_stamp(step).read_text(encoding="utf-8")) != list(step.argv):
+            return False
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
     current = {}
@@ -438,6 +446,8 @@ def _run_step(step: Step, state: str, args: list[str], out: Path, runner: Runner
     status = {TODO: "ran", ALWAYS: "ran", RESUME: "resumed", RESTART: "restarted"}[state]
     if code != 0:
         status = "failed"
+    elif step.kind == "evaluate":
+        write_text_atomic(argv_stamp(step), json.dumps(list(step.argv)) + "\n")
     elif state == RESUME:  # the epochs done before the interruption count too
         wall_s += _float(previous.get("wall_s")) or 0.0
         cpu_s = None if cpu_s is None else cpu_s + (_float(previous.get("cpu_s")) or 0.0)

@@ -95,7 +95,12 @@ def test_evaluation_is_done_only_for_the_current_checkpoints(tmp_path):
     hashes = {"masked": {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}}
     evaluate.output.parent.mkdir(parents=True)
     evaluate.output.write_text(json.dumps({"provenance": {"checkpoints": hashes}, "records": []}))
+    assert lib.step_state(evaluate) == lib.TODO  # no record of the command line that made it
+    lib.argv_stamp(evaluate).write_text(json.dumps(list(evaluate.argv)))
     assert lib.step_state(evaluate) == lib.DONE
+    lib.argv_stamp(evaluate).write_text(json.dumps([*evaluate.argv[:-2], "--eps", "4/255"]))
+    assert lib.step_state(evaluate) == lib.TODO  # same checkpoint, other command line: rerun
+    lib.argv_stamp(evaluate).write_text(json.dumps(list(evaluate.argv)))
     (train.output / "model.pt").write_bytes(b"retrained")  # the checkpoint changed after the evaluation
     assert lib.step_state(evaluate) == lib.TODO
     assert lib.step_state(steps[-1]) == lib.ALWAYS  # reports are cheap and always rewritten
