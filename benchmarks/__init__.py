@@ -7,7 +7,7 @@ Each group lives in its own module and returns :class:`~benchmarks.figure.Figure
 R repeats, the individual runs, and, where a baseline exists in the same run, the ratio to it (paired per
 repeat, with the two sides alternated inside each repeat so that load drifts hit both equally):
 
-- :mod:`benchmarks.train_step` - ResNet-20 training images/s, natural vs masked (fft and dft backends);
+- :mod:`benchmarks.train_step` - ResNet-20 training images/s, natural vs masked (auto, fft, dft backends);
 - :mod:`benchmarks.pipeline` - share of an epoch spent in the BatchLoader;
 - :mod:`benchmarks.eval_corruptions` - evaluation images/s and the corruption-generation share;
 - :mod:`benchmarks.corruption_speed` - corruption images/s next to the spec's reference speed;

@@ -36,7 +36,7 @@ class TrainParts:
 def train_parts(backend: str | None, batch_size: int, device: str = "cpu", amp: bool = False,
                 channels_last: bool = False, seed: int = 0) -> TrainParts:
     """A ResNet-20 training setup: natural when ``backend`` is None, else masked with that spectral backend
-    ("fft" | "dft"). Nothing is written to disk (the run directory is never created)."""
+    ("auto" | "fft" | "circulant" | "dft"). Nothing is written to disk (the run directory is never created)."""
     config = TrainConfig(method="natural" if backend is None else "masked",
                          mask={} if backend is None else {"backend": backend}, arch="resnet20",
                          dataset=f"synthetic:train={batch_size},test=1", batch_size=batch_size, epochs=1,

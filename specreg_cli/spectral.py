@@ -18,7 +18,8 @@ where M is a learnable real mask of shape (C, H, W//2+1) (per output channel, th
   trained model being fine-tuned. ``spread_kind="variance"`` takes the square root instead.
 - Random drop (paper Table 1): in training only, a random fraction ``random_drop`` of the *kept*
   frequencies is zeroed at each forward (no rescaling); dropped entries get no mask gradient.
-- The filter itself (two backends, proven equal in the tests) lives in :mod:`specreg_cli.spectral_dft`. On
+- The filter itself (fft reference, circulant and matmul-DFT backends, proven equal in the tests; "auto" picks
+  the fastest measured per map size) lives in :mod:`specreg_cli.spectral_dft`. On
   the self-conjugate columns (k=0 and k=W/2) entries h and -h are one real frequency: such a pair acts
   with the mean of its two binary entries (so one 0 of the pair halves that frequency), as irfft2 does.
 
@@ -43,7 +44,7 @@ import torch
 from torch import nn
 
 from specreg_cli.errors import SpecregError
-from specreg_cli.spectral_dft import BACKENDS, spectral_filter
+from specreg_cli.spectral_dft import BACKENDS, resolve_backend, spectral_filter
 
 SCRATCH_INIT = (0.8, 0.2)  # (mean, spread) of the mask init when training from scratch
 FINETUNE_INIT = (0.6, 0.1)  # (mean, spread) when fine-tuning a trained model
@@ -64,7 +65,7 @@ class MaskConfig:
     init_spread: float = SCRATCH_INIT[1]  # std of the init, or its variance if spread_kind == "variance"
     spread_kind: str = "std"  # "std" | "variance": how init_spread is read (see the module docstring)
     random_drop: float = 0.0  # training only: fraction in [0, 1) of kept frequencies zeroed per forward
-    backend: str = "fft"  # "fft" (torch.fft) | "dft" (real matmul DFT); "fft" measured faster on CPU
+    backend: str = "auto"  # "auto" | "fft" | "circulant" | "dft"; auto: circulant for <= 8x8 maps, else fft
 
     def __post_init__(self) -> None:
         if self.spread_kind not in SPREAD_KINDS:
@@ -185,7 +186,10 @@ class SpectralMaskConv2d(nn.Conv2d):
 
     def extra_repr(self) -> str:
         mask = "x".join(str(s) for s in self.spectral_mask.shape)
-        extra = f"output_hw={self.output_hw}, mask={mask}, backend={self.config.backend}"
+        backend = self.config.backend
+        if backend == "auto":
+            backend = f"auto: {resolve_backend(backend, *self.output_hw)}"
+        extra = f"output_hw={self.output_hw}, mask={mask}, backend={backend}"
         return f"{super().extra_repr()}, {extra}"
 
 

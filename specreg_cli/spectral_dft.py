@@ -1,15 +1,20 @@
-"""The masked spectral filter ``irfft2(mask * rfft2(y))`` with two interchangeable transforms.
+"""The masked spectral filter ``irfft2(mask * rfft2(y))``: one function, four interchangeable backends.
 
 ``spectral_filter(y, mask, backend)`` is the operation every :class:`~specreg_cli.spectral.SpectralMaskConv2d`
-applies to its conv output. Two backends compute the same real-linear map (the tests prove them equal):
+applies to its conv output. The backends compute the same real-linear map (the tests prove them equal to
+the reference, values and gradients):
 
 - ``"fft"``: the reference, ``torch.fft.rfft2`` / ``torch.fft.irfft2`` (norm "backward" both ways, so an
   all-ones mask is exactly the identity).
+- ``"circulant"``: the filter as one circulant matrix per channel (:mod:`specreg_cli.spectral_circulant`);
+  three batched GEMMs per step, cost growing as (H W)^2: the fastest form for small maps.
 - ``"dft"``: a real DFT written as matrix products, two per direction (W then H), no complex dtype. Each
   stage is one large GEMM (tensor-core and ``torch.compile`` friendly); the DFT matrices are cached per
-  (H, W, dtype, device). Cost is O(HW(H+W)) per map. On CPU (MKL FFT) it measured about 2x slower than
-  "fft" per layer on 32x32, 16x16 and 8x8 maps, so "fft" is the default; "dft" is for matmul-rich
-  accelerators (not measured here).
+  (H, W, dtype, device). On CPU (MKL FFT) it measured about 2x slower than "fft" per layer on 32x32,
+  16x16 and 8x8 maps; it is for matmul-rich accelerators (not measured here).
+- ``"auto"`` (the default): "circulant" for maps of at most
+  :data:`~specreg_cli.spectral_circulant.AUTO_MAX_PIXELS` pixels (ResNet-20's 8x8 stage), "fft" above.
+  That choice was measured on the CPU (``python -m benchmarks``); see :func:`resolve_backend`.
 
 Semantics on the self-conjugate columns (k=0, and k=W/2 for even W): entries (h, k) and (-h, k) are the
 same real frequency, so a conjugate pair acts with the mean of its two mask entries. That is exactly how
@@ -17,13 +22,14 @@ same real frequency, so a conjugate pair acts with the mean of its two mask entr
 explicitly so that every transform gets an exactly Hermitian input (a multi-dim cuFFT C2R is not
 specified for non-Hermitian input) and all backends and devices agree.
 
-Both run under one custom autograd function whose backward uses that the filter is self-adjoint: the
-half-spectrum mask acts like a real, Hermitian-symmetric full-spectrum mask, so ``dL/dy = filter(dL/dout)``
-and one transform pair serves the backward. ``dL/dmask`` is
+"fft" and "dft" run under one custom autograd function whose backward uses that the filter is
+self-adjoint: the half-spectrum mask acts like a real, Hermitian-symmetric full-spectrum mask, so
+``dL/dy = filter(dL/dout)`` and one transform pair serves the backward. ``dL/dmask`` is
 ``w_k / (H W) * sum_batch Re(S * conj(G))`` with ``S = rfft2(y)``, ``G = rfft2(dL/dout)`` and ``w_k`` = 1 on
-the self-conjugate columns, 2 elsewhere (the Hermitian weights of the half-spectrum).
+the self-conjugate columns, 2 elsewhere (the Hermitian weights of the half-spectrum). "circulant" is plain
+autograd.
 
-Under autocast (float16 / bfloat16 inputs) the transform runs in float32 and the result is cast back.
+Under autocast (float16 / bfloat16 inputs) the filter runs in float32 and the result is cast back.
 
 Example::
 
@@ -40,7 +46,9 @@ import math
 import torch
 from torch.autograd.function import once_differentiable
 
-BACKENDS = ("fft", "dft")
+from specreg_cli.spectral_circulant import AUTO_MAX_PIXELS, circulant_filter
+
+BACKENDS = ("auto", "fft", "circulant", "dft")
 
 
 def half_spectrum_weights(w: int, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
@@ -141,7 +149,7 @@ class _DFT:
         return prod * (half_spectrum_weights(hw[1], prod.dtype, prod.device) / (hw[0] * hw[1]))
 
 
-_BACKEND_IMPLS = {"fft": _FFT, "dft": _DFT}
+_BACKEND_IMPLS = {"fft": _FFT, "dft": _DFT}  # the transform-pair backends of _SpectralFilter
 
 
 class _SpectralFilter(torch.autograd.Function):
@@ -183,28 +191,47 @@ def _symmetrize_self_conjugate_columns(mask: torch.Tensor, w: int) -> torch.Tens
 @functools.lru_cache(maxsize=64)
 def _self_conjugate_index(h: int, k: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """(row h -> row -h mod H index, columns kept as they are), built once per shape and device: this runs
-    in every masked layer's forward pass."""
+    in every masked layer's forward pass. Built outside inference mode: a cached inference tensor could not
+    be saved for backward by a later training step."""
+    with torch.inference_mode(False):
+        return _negated_rows_and_kept_columns(h, k, w, device)
+
+
+def _negated_rows_and_kept_columns(h: int, k: int, w: int, device: torch.device
+                                   ) -> tuple[torch.Tensor, torch.Tensor]:
     negated_rows = (-torch.arange(h, device=device)) % h
     keep = torch.ones(k, dtype=torch.bool, device=device)
     keep[[0, w // 2] if w % 2 == 0 else [0]] = False
     return negated_rows, keep
 
 
-def spectral_filter(y: torch.Tensor, mask: torch.Tensor, backend: str = "fft") -> torch.Tensor:
+def resolve_backend(backend: str, h: int, w: int) -> str:
+    """The backend that runs for an (H, W) map: ``backend`` itself, or for "auto" "circulant" when
+    ``H * W <= AUTO_MAX_PIXELS`` and "fft" otherwise. Raises ValueError for an unknown name.
+
+    Example: ``resolve_backend("auto", 8, 8)`` -> ``"circulant"``; ``resolve_backend("auto", 16, 16)`` -> ``"fft"``.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown spectral backend {backend!r}; expected one of {BACKENDS}")
+    if backend == "auto":
+        return "circulant" if h * w <= AUTO_MAX_PIXELS else "fft"
+    return backend
+
+
+def spectral_filter(y: torch.Tensor, mask: torch.Tensor, backend: str = "auto") -> torch.Tensor:
     """Mask the half-spectrum of every (H, W) map of ``y``: ``irfft2(mask * rfft2(y), s=(H, W))``.
 
     Args:
-        y: (..., H, W) real, e.g. a conv output (B, C, H, W).
+        y: (..., H, W) real, e.g. a conv output (B, C, H, W); the "circulant" backend needs exactly 4 dims.
         mask: (..., H, W//2+1) real, broadcastable against the spectrum: (C, H, W//2+1) or (1, H, W//2+1).
-        backend: "fft" (torch.fft reference) or "dft" (real matmul DFT); same result up to rounding.
+        backend: one of :data:`BACKENDS` (see the module docstring); same result up to rounding.
     Returns:
         (..., H, W), dtype of ``y``. Differentiable in ``y`` and ``mask`` (first order).
 
     Example: ``spectral_filter(torch.randn(2, 4, 8, 8), torch.ones(4, 8, 5))`` returns its input.
     """
-    if backend not in _BACKEND_IMPLS:
-        raise ValueError(f"unknown spectral backend {backend!r}; expected one of {BACKENDS}")
     h, w = y.shape[-2:]
+    backend = resolve_backend(backend, h, w)
     if tuple(mask.shape[-2:]) != (h, w // 2 + 1):
         raise ValueError(f"mask shape {tuple(mask.shape)} does not fit a ({h}, {w}) map: last dims must be "
                          f"({h}, {w // 2 + 1})")
@@ -212,8 +239,14 @@ def spectral_filter(y: torch.Tensor, mask: torch.Tensor, backend: str = "fft") -
     if y.dtype in (torch.float16, torch.bfloat16):
         # Low-precision FFTs/DFT sums lose too much; compute in float32 and cast back.
         with torch.autocast(device_type=y.device.type, enabled=False):
-            return _SpectralFilter.apply(y.float(), mask.float(), backend).to(y.dtype)
-    return _SpectralFilter.apply(y, mask.to(y.dtype), backend)
+            return _apply(y.float(), mask.float(), backend).to(y.dtype)
+    return _apply(y, mask.to(y.dtype), backend)
+
+
+def _apply(y: torch.Tensor, mask: torch.Tensor, backend: str) -> torch.Tensor:
+    if backend == "circulant":
+        return circulant_filter(y, mask)
+    return _SpectralFilter.apply(y, mask, backend)
 
 
 def rfft2_dft(y: torch.Tensor) -> torch.Tensor:

@@ -22,9 +22,8 @@ from specreg_cli.spectral import (
     radial_profile,
     spectral_mask_parameters,
 )
-from specreg_cli.spectral_dft import irfft2_dft, rfft2_dft, spectral_filter
-
-BACKENDS = ["fft", "dft"]
+from specreg_cli.spectral_circulant import AUTO_MAX_PIXELS, circulant_index
+from specreg_cli.spectral_dft import BACKENDS, irfft2_dft, resolve_backend, rfft2_dft, spectral_filter
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -150,11 +149,13 @@ def test_dft_transforms_equal_torch_fft(dtype, atol, hw):
 
 
 @pytest.mark.parametrize("dtype,atol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
-def test_dft_backend_equals_fft_backend_forward_and_backward(dtype, atol):
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "fft"])
+def test_every_backend_equals_the_fft_reference_forward_and_backward(dtype, atol, backend):
+    # TinyNet's maps are 12x10 (auto: fft) and 6x5 (auto: circulant), so "auto" mixes the two.
     x = torch.randn(2, 3, 12, 10, generator=gen(9), dtype=dtype)
     results = {}
-    for backend in BACKENDS:
-        model = tiny(dtype, backend=backend).train()
+    for name in ("fft", backend):
+        model = tiny(dtype, backend=name).train()
         for layer in model.modules():  # partial masks, so the test sees the masking
             if isinstance(layer, SpectralMaskConv2d):
                 with torch.no_grad():
@@ -163,10 +164,69 @@ def test_dft_backend_equals_fft_backend_forward_and_backward(dtype, atol):
         xb = x.clone().requires_grad_()
         out = model(xb)
         (out * torch.arange(out.numel(), dtype=dtype).view_as(out)).sum().backward()
-        results[backend] = [out, xb.grad] + [p.grad for p in model.parameters()]
+        results[name] = [out, xb.grad] + [p.grad for p in model.parameters()]
     assert len(results["fft"]) > 4
-    for ref, fast in zip(results["fft"], results["dft"]):
-        torch.testing.assert_close(fast, ref, atol=atol, rtol=atol)
+    for ref, other in zip(results["fft"], results[backend]):
+        torch.testing.assert_close(other, ref, atol=atol, rtol=atol)
+
+
+@pytest.mark.parametrize("y_shape,mask_shape", [
+    ((4, 6, 8, 8), (6, 8, 5)),  # (B, C, H, W) with a mask per channel: the GEMM-per-channel layout
+    ((4, 6, 8, 8), (1, 8, 5)),  # one mask per layer
+    ((6, 7, 5), (6, 7, 3)),  # no batch dim, odd W
+    ((2, 3, 4, 6, 6), (4, 6, 4)),  # extra leading dim: the broadcast layout
+])
+def test_circulant_backend_equals_fft_at_float64_precision(y_shape, mask_shape):
+    y = torch.randn(y_shape, generator=gen(30), dtype=torch.float64, requires_grad=True)
+    mask = torch.rand(mask_shape, generator=gen(31), dtype=torch.float64, requires_grad=True)
+    grad_out = torch.randn(y_shape, generator=gen(32), dtype=torch.float64)
+    results = {}
+    for backend in ("fft", "circulant"):
+        out = spectral_filter(y, mask, backend)
+        results[backend] = (out, *torch.autograd.grad(out, (y, mask), grad_out))
+    for ref, other in zip(results["fft"], results["circulant"]):
+        torch.testing.assert_close(other, ref, atol=1e-12, rtol=0)
+
+
+def test_circulant_index_holds_the_wrapped_offset_q_minus_p():
+    torch.testing.assert_close(circulant_index(1, 3, torch.device("cpu")),
+                               torch.tensor([[0, 1, 2], [2, 0, 1], [1, 2, 0]]))
+    index = circulant_index(3, 4, torch.device("cpu"))  # p = (1, 3), q = (0, 1): offset (-1, -2) = (2, 2)
+    assert index[1 * 4 + 3, 0 * 4 + 1] == 2 * 4 + 2
+
+
+def test_auto_backend_uses_circulant_up_to_8x8_and_fft_above():
+    assert AUTO_MAX_PIXELS == 64
+    assert resolve_backend("auto", 8, 8) == "circulant"
+    assert resolve_backend("auto", 6, 5) == "circulant"
+    assert resolve_backend("auto", 16, 16) == "fft"
+    assert resolve_backend("dft", 8, 8) == "dft"
+    with pytest.raises(ValueError, match="unknown spectral backend"):
+        resolve_backend("cuda", 8, 8)
+
+
+def test_train_cli_offers_exactly_the_library_backends():
+    from specreg_cli.commands.train import MaskBackend
+
+    assert tuple(b.value for b in MaskBackend) == BACKENDS
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_filter_first_run_in_inference_mode_can_then_train(backend):
+    # The filters cache index tensors per shape; one first built under inference_mode must still be usable
+    # when autograd saves it for backward (an evaluation before a training step in the same process).
+    import specreg_cli.spectral_circulant as circulant
+    import specreg_cli.spectral_dft as dft
+
+    for cache in (circulant.circulant_index, dft._self_conjugate_index, dft.dft_matrices):
+        cache.cache_clear()
+    y = torch.randn(2, 3, 8, 6, generator=gen(33))
+    mask = torch.rand(3, 8, 4, generator=gen(34))
+    with torch.inference_mode():
+        spectral_filter(y, mask, backend)
+    mask.requires_grad_()
+    spectral_filter(y.requires_grad_(), mask, backend).square().sum().backward()
+    assert mask.grad is not None and mask.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
