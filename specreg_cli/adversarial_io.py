@@ -30,11 +30,12 @@ import torch
 
 from specreg_cli.atomic import atomic_path, write_text_atomic
 from specreg_cli.errors import SpecregError
+from specreg_cli.evaluate import uint8_batches
+from specreg_cli.parsing import format_pixel_value
 
 FORMAT = "specreg-adversarial"
 FORMAT_VERSION = 1
 SUFFIXES = (".npy", ".pt")
-LEVEL_SLACK = 1e-6  # file names: eps * 255 this close to an integer k is named k-255
 
 
 def check_path(path: str | Path, option: str = "--save-adv") -> Path:
@@ -53,20 +54,13 @@ def sibling_paths(path: Path) -> tuple[Path, Path]:
     return path.with_name(f"{path.stem}_labels.npy"), path.with_name(f"{path.stem}_meta.json")
 
 
-def eps_tag(eps: float) -> str:
-    """File-name form of eps: ``8-255`` for a whole number of 8-bit levels, else ``%g`` (``0.5``)."""
-    levels = eps * 255
-    if eps > 0 and abs(levels - round(levels)) < LEVEL_SLACK:
-        return f"{round(levels)}-255"
-    return f"{eps:g}"
-
-
 def sweep_paths(
     base: str | Path, runs: Sequence[str], eps_values: Sequence[float]
 ) -> dict[tuple[str, float], Path]:
     """One file per (run, eps). One run and one eps: ``base`` itself.
 
-    Otherwise ``<stem>[-<run>][-eps<tag>]<suffix>``, a part only where it varies:
+    Otherwise ``<stem>[-<run>][-eps<tag>]<suffix>``, a part only where it varies, the tag being eps in
+    its file-name form (``format_pixel_value(eps, sep="-")``, no ``/`` in a name):
     ``adv.npy`` -> ``adv-eps2-255.npy``, ``adv-eps8-255.npy``;
     two runs -> ``adv-natural-eps8-255.npy``, ``adv-masked-eps8-255.npy``.
     """
@@ -75,7 +69,7 @@ def sweep_paths(
     for run in runs:
         for eps in eps_values:
             parts = ([f"-{run}"] if len(runs) > 1 else []) + (
-                [f"-eps{eps_tag(eps)}"] if len(eps_values) > 1 else []
+                [f"-eps{format_pixel_value(eps, sep='-')}"] if len(eps_values) > 1 else []
             )
             paths[(run, eps)] = base.with_name(base.stem + "".join(parts) + base.suffix)
     return paths
@@ -138,16 +132,16 @@ class AdversarialSet:
     def batches(
         self, batch_size: int, device: torch.device | str
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(x float32 (B, 3, 32, 32) in [0, 1], y int64 (B,)) on ``device``, in file order."""
-        labels = torch.as_tensor(self.labels, dtype=torch.int64)
+        """(x float32 (B, 3, 32, 32) in [0, 1], y int64 (B,)) on ``device``, in file order.
+
+        Example: ``transfer_accuracy(model, load_adversarial("adv.npy").batches(256, "cpu"))``.
+        """
+        if isinstance(self.images, np.ndarray):  # uint8 NHWC, memory-mapped: the evaluation's own batching
+            yield from uint8_batches(self.images, self.labels, batch_size, device)
+            return
+        labels = torch.as_tensor(self.labels, dtype=torch.int64)  # (N,)
         for start in range(0, len(labels), batch_size):
-            chunk = self.images[start : start + batch_size]
-            if isinstance(chunk, np.ndarray):
-                x = (
-                    torch.from_numpy(np.array(chunk)).to(device).permute(0, 3, 1, 2).float().div_(255)
-                )  # copy: mmap is read-only
-            else:
-                x = chunk.to(device)
+            x = self.images[start : start + batch_size].to(device)  # (B, 3, 32, 32) float32, as saved
             yield x, labels[start : start + batch_size].to(device)
 
 

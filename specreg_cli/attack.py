@@ -45,6 +45,7 @@ from torch import nn
 from specreg_cli.adversarial_io import to_uint8_in_ball
 from specreg_cli.data.loader import images_to_tensor, to_float
 from specreg_cli.errors import SpecregError
+from specreg_cli.parsing import format_pixel_value as format_eps  # the name commands/attack.py uses
 from specreg_cli.results import Record
 
 NORMS = {"pgd": "Linf", "pgdl2": "L2", "fgsm": "Linf"}  # attack name -> threat model
@@ -78,14 +79,6 @@ class AttackSpec:
             "random_start": self.random_start,
             "norm": self.norm,
         }
-
-
-def format_eps(eps: float) -> str:
-    """``8/255`` when eps is a whole number of 8-bit levels, else ``%g`` (``0.5``)."""
-    levels = eps * 255
-    if eps > 0 and abs(levels - round(levels)) < 1e-6:
-        return f"{round(levels)}/255"
-    return f"{eps:g}"
 
 
 def sweep_specs(
@@ -192,14 +185,34 @@ def uniform_noise(x: torch.Tensor, eps: float, norm: str, generator: torch.Gener
     Linf: ``x + U(-eps, eps)`` per pixel. L2: a uniformly random direction of length eps (the sphere,
     the strongest random noise in the ball). Drawn on the CPU from ``generator`` and moved, so CPU and
     GPU runs see the same noise.
+
+    Example: ``uniform_noise(x, 8 / 255, "Linf", torch.Generator().manual_seed(0))``.
+    """
+    return noise_in_ball(x, noise_draw(x.shape, norm, generator), eps, norm)
+
+
+def noise_draw(shape: torch.Size, norm: str, generator: torch.Generator) -> torch.Tensor:
+    """The random part of :func:`uniform_noise`, not yet scaled to an eps: float32 ``shape`` on the CPU.
+
+    Linf: U[0, 1) per pixel; L2: N(0, 1) per pixel (its direction is uniform on the sphere).
+    Example: ``draw = noise_draw(x.shape, "Linf", generator)``, then ``noise_in_ball(x, draw, eps, "Linf")``.
     """
     if norm == "Linf":
-        delta = (
-            torch.rand(x.shape, generator=generator).mul_(2 * eps).sub_(eps)
-        )  # (B, C, H, W) in [-eps, eps)
+        return torch.rand(shape, generator=generator)
+    return torch.randn(shape, generator=generator)
+
+
+def noise_in_ball(x: torch.Tensor, draw: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    """``x`` (B, C, H, W) plus ``draw`` (:func:`noise_draw`) scaled into the eps ball, clipped to [0, 1].
+
+    ``draw`` is left unchanged, so one draw serves every eps of a sweep, with the very numbers that a
+    fresh draw from the same seed for each eps would give (the scaling is deterministic).
+    """
+    if norm == "Linf":
+        delta = draw.mul(2 * eps).sub_(eps)  # (B, C, H, W) in [-eps, eps)
     else:
-        delta = torch.randn(x.shape, generator=generator)
-        delta *= eps / delta.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        length = draw.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+        delta = draw * (eps / length)  # (B, C, H, W), each image's perturbation of length eps
     return (x + delta.to(x.device)).clamp_(0, 1)
 
 
@@ -291,19 +304,21 @@ def _attack_batch(
     kept: dict[float, list],
     keep: str | None,
 ) -> None:
-    """Count the hits of one batch (clean_u8 uint8 (B, 3, H, W), y (B,)) for every spec into ``hits``."""
+    """Count the hits of one batch (clean_u8 uint8 (B, 3, H, W), y (B,)) for every spec into ``hits``.
+
+    ``specs`` are one attack (one norm) at several eps.
+    """
     x = to_float(clean_u8)  # (B, 3, H, W) float32 in [0, 1]
     hits["clean"] += _n_correct(model, x, y)
+    # one noise draw per batch, scaled to each eps: a smoother sweep (its own generator: the attack's
+    # random starts, drawn from torch's global RNG, are not moved by it)
+    draw = noise_draw(x.shape, specs[0].norm, torch.Generator().manual_seed(batch_seed(seed, index, 1)))
     for spec in specs:
         adv = perturb(model, x, y, spec, batch_seed(seed, index, 0))
         _add(hits, ("adv", spec.eps), _n_correct(model, adv, y))
-        if spec.eps > 0:  # one noise draw per batch, scaled to each eps: a smoother sweep
-            noise_rng = torch.Generator().manual_seed(batch_seed(seed, index, 1))
-            _add(
-                hits,
-                (NOISE, spec.eps),
-                _n_correct(model, uniform_noise(x, spec.eps, spec.norm, noise_rng), y),
-            )
+        if spec.eps > 0:
+            noisy = noise_in_ball(x, draw, spec.eps, spec.norm)  # (B, 3, H, W)
+            _add(hits, (NOISE, spec.eps), _n_correct(model, noisy, y))
         if spec.eps in kept:
             kept[spec.eps].append(_keep(model, adv, clean_u8, y, spec, keep, hits))
 

@@ -42,11 +42,13 @@ def uint8_batches(images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.
     """Yield float [0, 1] (B, 3, H, W) batches on ``device`` from uint8 NHWC images, one batch in memory at a time.
 
     ``transform(batch_u8_nhwc, start_index)`` may alter each uint8 batch first (e.g. a corruption).
+    ``images`` may be a read-only memmap (saved adversarial examples): numpy batches are copied out.
     """
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     for start in range(0, len(labels), batch_size):
         chunk = images[start:start + batch_size]
-        chunk = torch.as_tensor(np.ascontiguousarray(chunk)) if isinstance(chunk, np.ndarray) else chunk
+        # a writable copy: torch warns on (and must never write into) a read-only memmap or the caller's array
+        chunk = torch.from_numpy(np.array(chunk, order="C")) if isinstance(chunk, np.ndarray) else chunk
         chunk = chunk.to(device)
         if transform is not None:
             chunk = transform(chunk, start)

@@ -1,33 +1,72 @@
 """Parsers for the option values that several commands share: pixel-scale numbers, severities, name lists.
 
 Each raises :class:`SpecregError` with the valid choices, so a typo gets one clear line.
+:func:`format_pixel_value` is the inverse of :func:`parse_pixel_value`, for tables, messages and file names.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
 from specreg_cli.errors import SpecregError
 
+LEVELS = 255  # 8-bit levels per unit of the [0, 1] pixel scale
+LEVEL_SLACK = 1e-6  # eps * 255 this close to k (or k.kk) is written k/255 (k.kk/255): float error, not intent
+
 
 def parse_pixel_value(text: str, option: str = "value") -> float:
-    """Parse a pixel-scale number: ``"8/255"``, ``"0.03"`` or ``"0"`` -> float in [0, 1] units.
+    """Parse a pixel-scale number: ``"8/255"``, ``"0.5/255"``, ``"0.03"`` or ``"0"`` -> float in [0, 1] units.
 
     >>> parse_pixel_value("8/255") == 8 / 255
     True
     """
     raw = str(text).strip()
     try:
-        value = float(Fraction(raw)) if "/" in raw else float(raw)
+        value = float(_fraction(raw)) if "/" in raw else float(raw)
     except (ValueError, ZeroDivisionError):
         raise SpecregError(
             f"{option} must be a number or a fraction like 8/255, got {text!r}",
             hint=f"e.g. {option if option.startswith('--') else '--eps'} 8/255"
         ) from None
-    if value < 0 or value != value:
+    if value < 0 or math.isnan(value):
         raise SpecregError(f"{option} must be >= 0, got {text!r}")
     return value
+
+
+def _fraction(text: str) -> Fraction:
+    """``"8/255"`` or ``"0.5/255"`` (a decimal numerator: :func:`format_pixel_value`) -> the exact ratio."""
+    numerator, denominator = text.split("/")  # more than one "/" is a ValueError
+    return Fraction(numerator.strip()) / Fraction(denominator.strip())
+
+
+def format_pixel_value(value: float, sep: str = "/") -> str:
+    """A pixel-scale number as the user would type it; :func:`parse_pixel_value` reads it back.
+
+    In order: a whole number of 8-bit levels is ``8/255``; a short decimal that is exact stays as typed
+    (``0.03``, ``0.5``: an L2 radius reads better than ``127.5/255``); levels with two decimals are
+    ``0.5/255`` (alpha = 2.5 * eps / steps at small eps); anything else is ``%g``. ``sep="-"`` gives the
+    file-name form (``8-255``).
+
+    >>> [format_pixel_value(v) for v in (8 / 255, 0.5 / 255, 0.03, 0.0)]
+    ['8/255', '0.5/255', '0.03', '0']
+    >>> format_pixel_value(8 / 255, sep="-")
+    '8-255'
+    """
+    if not math.isfinite(value):  # only from a hand-edited results file; round() would raise
+        return f"{value:g}"
+    levels = value * LEVELS
+    whole = round(levels)
+    if whole >= 1 and abs(levels - whole) < LEVEL_SLACK:  # >= 1: a tiny eps must not print as 0/255
+        return f"{whole}{sep}{LEVELS}"
+    short = f"{value:g}"
+    if float(short) == value:
+        return short
+    hundredths = round(levels, 2)
+    if hundredths > 0 and abs(levels - hundredths) < LEVEL_SLACK:
+        return f"{hundredths:g}{sep}{LEVELS}"
+    return short
 
 
 def parse_pixel_values(texts: Iterable[str], option: str = "value") -> list[float]:

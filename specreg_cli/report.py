@@ -43,6 +43,7 @@ import pandas as pd
 
 from specreg_cli import __version__
 from specreg_cli.errors import SpecregError
+from specreg_cli.parsing import format_pixel_value
 from specreg_cli.results import find_result_files, read_results
 
 METHOD_ORDER = ("natural", "gauss", "adversarial", "masked")  # the paper's row order
@@ -99,9 +100,10 @@ def load_inputs(paths: list[str | Path]) -> ReportInputs:
         raise SpecregError("no results files found in " + ", ".join(map(str, paths)),
                            hint="pass files or folders written by `specreg eval-corruptions` or "
                                 "`specreg attack`")
+    records = read_results(files)  # first: it validates every file, so a broken one is one error line
     provenances = [{**(json.loads(f.read_text(encoding="utf-8")).get("provenance") or {}), "source": str(f)}
                    for f in files]
-    return ReportInputs(read_results(files), provenances, find_runs(paths))
+    return ReportInputs(records, provenances, find_runs(paths))
 
 
 def find_runs(paths: list[str | Path]) -> list[RunInfo]:
@@ -140,7 +142,7 @@ def read_run(path: Path) -> RunInfo | None:
 class Column:
     """One column of Table 2."""
 
-    key: str  # stable id: "clean", a corruption name, or "<attack>-<steps>-<eps>"
+    key: str  # stable id: "clean", a corruption name, "<attack>-<steps>-<eps>" (+ "-<source attack>-<run>")
     label: str  # what the header says: "clean", "impulse noise", "PGD-10 8/255"
     kind: str  # "clean" | "corruption" | "attack"
     condition: str
@@ -156,18 +158,9 @@ class Column:
         return (kinds[self.kind], rank, self.condition, self.steps or 0, self.eps or 0.0, self.key)
 
 
-def format_eps(eps: float) -> str:
-    """Pixel-scale radii and step sizes as 8-bit levels when they are (nearly) round: ``8/255``, ``0.5/255``,
-    else ``%g`` (``0.0261438``)."""
-    levels = eps * 255
-    if eps > 0 and abs(levels - round(levels, 2)) < 1e-6:
-        return f"{round(levels, 2):g}/255"
-    return f"{eps:g}"
-
-
 def attack_label(condition: str, steps: int | None, eps: float | None) -> str:
     """``PGD-10 8/255``, ``PGD-L2-10 0.5``, ``FGSM 8/255``; other attacks by their condition name."""
-    radius = "" if eps is None else f" {format_eps(eps)}"
+    radius = "" if eps is None else f" {format_pixel_value(eps)}"
     if condition == "pgd":
         return f"PGD-{steps}{radius}" if steps else f"PGD{radius}"
     if condition == "pgdl2":
@@ -197,11 +190,25 @@ def column_of(row: pd.Series) -> Column | None:
     steps = None if steps is None else int(steps)
     key = f"{condition}-{steps or 0}-{eps if eps is not None else 'na'}"
     label = attack_label(condition, steps, eps)
-    source = _param(row, "source_run")
-    if condition == "transfer" and source is not None:  # examples made on another model: a column per source
-        key += f"-{source}"
-        label = f"transfer {attack_label(str(_param(row, 'source_attack') or ''), steps, eps)} from {source}"
+    if condition == "transfer":  # examples made on another model: a column per source attack and source run
+        attack, source = _param(row, "source_attack"), _param(row, "source_run")
+        key += f"-{attack}-{source}"
+        label = transfer_label(attack, source, steps, eps)
     return Column(key, label, "attack", condition, eps, steps)
+
+
+def transfer_label(attack: str | None, source: str | None, steps: int | None, eps: float | None) -> str:
+    """``transfer PGD-10 8/255 from natural-s0``; what the results file does not record is left out.
+
+    >>> transfer_label("fgsm", "natural-s0", 1, 8 / 255), transfer_label(None, None, None, 8 / 255)
+    ('transfer FGSM 8/255 from natural-s0', 'transfer 8/255')
+    """
+    if attack is not None:
+        made = attack_label(str(attack), steps, eps)
+    else:
+        made = format_pixel_value(eps) if eps is not None else ""
+    parts = ("transfer", made, f"from {source}" if source is not None else "")
+    return " ".join(part for part in parts if part)
 
 
 # --- compatibility -------------------------------------------------------------------------------
@@ -336,7 +343,7 @@ def build_report(inputs: ReportInputs, severity: str = "mean", allow_mixed: bool
     report = Report(severity, columns, _table2(columns, cells, groups, issues, severity),
                     _per_severity(columns, by_column, groups), table3(inputs.runs, groups),
                     training_table(inputs.runs), issues)
-    report.footer = footer_lines(inputs, accuracy, columns, report)
+    report.footer = footer_lines(inputs, accuracy, columns, by_column)
     return report
 
 
@@ -365,6 +372,7 @@ def _choose_clean(clean: pd.DataFrame) -> pd.DataFrame:
 
 
 def _split_columns(accuracy: pd.DataFrame) -> tuple[list[Column], dict[str, pd.DataFrame]]:
+    """The sorted Table 2 columns and each column's accuracy rows: the one place rows meet columns."""
     assigned = [column_of(row) for _, row in accuracy.iterrows()]
     keys = pd.Series([c.key if c else None for c in assigned], index=accuracy.index)
     columns = sorted({c for c in assigned if c is not None}, key=Column.sort_key)
@@ -519,8 +527,8 @@ def method_options_text(config: dict) -> str:
         std, fraction = config.get("noise_std", 0), config.get("noise_fraction", 0)
         return f"noise std {std:g} on {fraction:.0%} of each batch"
     if method == "adversarial":
-        return (f"PGD-{config.get('adv_steps')} eps {format_eps(float(config.get('adv_eps', 0)))} "
-                f"alpha {format_eps(float(config.get('adv_alpha', 0)))}")
+        return (f"PGD-{config.get('adv_steps')} eps {format_pixel_value(float(config.get('adv_eps', 0)))} "
+                f"alpha {format_pixel_value(float(config.get('adv_alpha', 0)))}")
     if method == "masked":
         mask = config.get("mask") or {}
         scope = "per layer" if mask.get("per_channel") is False else "per channel"
@@ -533,14 +541,16 @@ def method_options_text(config: dict) -> str:
 # --- provenance ----------------------------------------------------------------------------------
 
 def footer_lines(inputs: ReportInputs, accuracy: pd.DataFrame, columns: list[Column],
-                 report: Report) -> list[str]:
-    """The provenance footer as Markdown bullet texts (deterministic: sorted, no times, no paths)."""
+                 by_column: dict[str, pd.DataFrame]) -> list[str]:
+    """The provenance footer as Markdown bullet texts (deterministic: sorted, no times, no paths).
+
+    ``columns``, ``by_column``: as :func:`build_report` split ``accuracy`` (column key -> its rows).
+    """
     provs = inputs.provenances
     lines = [_versions_line(provs), _seeds_line(provs), *_dataset_lines(provs)]
-    keys = _keys(accuracy)
-    sizes = {c.key: "/".join(map(str, _distinct(accuracy[keys == c.key], "n"))) for c in columns}
+    sizes = {c.key: "/".join(map(str, _distinct(by_column[c.key], "n"))) for c in columns}
     lines.append("test images per column: " + ", ".join(f"{c.label} {sizes[c.key]}" for c in columns))
-    lines += _attack_lines(accuracy, columns)
+    lines += _attack_lines(columns, by_column)
     lines += _sanity_lines(inputs.records)
     hashes = accuracy[["run", "checkpoint_sha256"]].drop_duplicates()
     hashes = hashes.sort_values(["run", "checkpoint_sha256"])
@@ -550,11 +560,6 @@ def footer_lines(inputs: ReportInputs, accuracy: pd.DataFrame, columns: list[Col
     sources = sorted(Path(p["source"]) for p in provs)
     lines.append("results files: " + ", ".join(_relative(sources)))
     return lines
-
-
-def _keys(accuracy: pd.DataFrame) -> pd.Series:
-    return pd.Series([(c.key if c else None) for c in (column_of(r) for _, r in accuracy.iterrows())],
-                     index=accuracy.index)
 
 
 def _versions_line(provs: list[dict]) -> str:
@@ -598,15 +603,16 @@ def _dataset_lines(provs: list[dict]) -> list[str]:
     return ["dataset (" + line + ")" for line in sorted(shown)]
 
 
-def _attack_lines(accuracy: pd.DataFrame, columns: list[Column]) -> list[str]:
-    keys, lines = _keys(accuracy), []
+def _attack_lines(columns: list[Column], by_column: dict[str, pd.DataFrame]) -> list[str]:
+    lines = []
     for column in (c for c in columns if c.kind == "attack"):
-        rows = accuracy[keys == column.key]
+        rows = by_column[column.key]
         settings = []
         for name in ("eps", "alpha", "steps", "random_start", "norm"):
             values = _distinct(rows, f"param_{name}")
             if values:
-                text = [format_eps(float(v)) if name in ("eps", "alpha") else _plain(v) for v in values]
+                pixels = name in ("eps", "alpha")
+                text = [format_pixel_value(float(v)) if pixels else _plain(v) for v in values]
                 settings.append(f"{name} {'/'.join(text)}")
         lines.append(f"attack {column.label}: " + ", ".join(settings) + " (torchattacks, pixel scale [0, 1])")
     return lines
@@ -747,8 +753,8 @@ def _severity_range(report: Report) -> str:
 
 
 def _table_notes(report: Report) -> list[str]:
-    notes = ["Cells: mean over the runs of a method (± sample std when it has several seeds); "
-             f"{MISSING}: not evaluated. Attack columns: robust accuracy (eps in [0, 1] pixel scale)."]
+    notes = [("Cells: mean over the runs of a method (± sample std when it has several seeds); "
+              f"{MISSING}: not evaluated. Attack columns: robust accuracy (eps in [0, 1] pixel scale).")]
     sizes = report.table2["runs"].str.count(";") + 1
     if ((report.table2["n_seeds"] > 0) & (report.table2["n_seeds"] < sizes)).any():
         notes.append(f"{FEWER}: averaged over fewer seeds than the row has.")

@@ -16,6 +16,7 @@ from specreg_cli.adversarial_io import (
     to_uint8_in_ball,
 )
 from specreg_cli.errors import SpecregError
+from specreg_cli.evaluate import uint8_batches
 
 
 def _clean_and_adv(eps: float, overshoot: float, seed: int = 0):
@@ -67,6 +68,22 @@ def test_npy_round_trip(tmp_path):
     assert x.dtype == torch.float32 and x.shape == (4, 3, 32, 32)
     assert torch.equal(x[1], torch.from_numpy(images[1]).permute(2, 0, 1).float() / 255)
     assert not list(tmp_path.glob(".*tmp"))  # atomic writes leave no temporary files
+
+
+def test_npy_batches_copy_out_of_the_file(tmp_path):
+    """Saved uint8 examples batch like any uint8 evaluation: every image once, in order, never aliased."""
+    images = np.random.default_rng(1).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    save_adversarial(tmp_path / "adv.npy", images, np.arange(5), {})
+    loaded = load_adversarial(tmp_path / "adv.npy")  # a read-only memmap
+    batches = list(loaded.batches(2, "cpu"))
+    assert [len(y) for _, y in batches] == [2, 2, 1]
+    x = torch.cat([x for x, _ in batches])  # (5, 3, 32, 32)
+    assert torch.equal(x, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
+    assert torch.equal(torch.cat([y for _, y in batches]), torch.arange(5))
+    # the shared batching copies numpy batches out: a transform that writes in place leaves the source alone
+    source = images.copy()
+    list(uint8_batches(source, np.arange(5), 2, "cpu", transform=lambda batch, start: batch.zero_()))
+    assert np.array_equal(source, images)
 
 
 def test_pt_round_trip_is_weights_only(tmp_path):

@@ -20,9 +20,12 @@ from typer.testing import CliRunner
 from specreg_cli.attack import (
     AttackSpec,
     attack_records,
+    noise_draw,
+    noise_in_ball,
     robust_accuracy,
     sanity_checks,
     sweep_specs,
+    uniform_noise,
 )
 from specreg_cli.checkpoint import build_model, make_meta, save_checkpoint
 from specreg_cli.cli import app
@@ -143,6 +146,26 @@ def test_sanity_checks(robust, noise, failing):
     assert {(c.name, c.eps) for c in checks if not c.passed} == failing
     assert {c.name for c in checks} == {"eps0_clean", "monotone", "beats_noise"}
     assert all(c.message for c in checks)
+
+
+@pytest.mark.parametrize("norm", ["Linf", "L2"])
+def test_one_noise_draw_per_batch_gives_the_numbers_of_a_fresh_draw_per_eps(norm):
+    x = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))  # (B, C, H, W)
+    draw = noise_draw(x.shape, norm, torch.Generator().manual_seed(7))
+    kept = draw.clone()
+    for eps in (0.5 / 255, EPS8, 0.5):
+        rng = torch.Generator().manual_seed(7)  # a fresh draw per eps, written out independently
+        if norm == "Linf":
+            delta = torch.rand(x.shape, generator=rng) * (2 * eps) - eps
+            assert delta.abs().max() <= eps
+        else:
+            delta = torch.randn(x.shape, generator=rng)
+            delta *= eps / delta.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+            assert torch.allclose(delta.flatten(1).norm(dim=1), torch.full((4,), eps))
+        expected = (x + delta).clamp(0, 1)
+        assert torch.equal(noise_in_ball(x, draw, eps, norm), expected)  # bit for bit
+        assert torch.equal(uniform_noise(x, eps, norm, torch.Generator().manual_seed(7)), expected)
+    assert torch.equal(draw, kept)  # scaling never changes the shared draw
 
 
 # --- the adapter on real models ------------------------------------------------------------------

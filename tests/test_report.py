@@ -143,11 +143,47 @@ def test_csv_is_tidy_and_loads(four_methods):
         {"1": 0.9, "2": 0.8, "3": 0.7, "4": 0.6, "5": 0.5, "mean": 0.7})
 
 
-def test_other_methods_come_last_and_several_eps_make_several_columns(tmp_path):
+def test_other_methods_come_last(tmp_path):
     write(tmp_path / "x.json", corruption_records("mine", "mixup", 0.5, FOG) +
           corruption_records("nat", "natural", 0.6, FOG))
     rows = table2(rep.to_markdown(rep.build_report(rep.load_inputs([tmp_path]))))
     assert list(rows) == ["natural", "mixup"]
+
+
+def test_several_eps_make_several_columns_in_eps_order(tmp_path):
+    robust = {8 / 255: 0.1, 0.0: 0.5, 0.5 / 255: 0.45, 4 / 255: 0.3}  # recorded out of order on purpose
+    write(tmp_path / "a.json", attack_records("nat", "natural", robust), command="attack")
+    report = rep.build_report(rep.load_inputs([tmp_path]))
+    row = table2(rep.to_markdown(report))["natural"]
+    assert list(row) == ["method", "clean", "PGD-10 0.5/255", "PGD-10 4/255", "PGD-10 8/255"]  # no eps 0
+    assert (row["PGD-10 0.5/255"], row["PGD-10 4/255"], row["PGD-10 8/255"]) == ("45.00", "30.00", "10.00")
+    pgd = report.table2[report.table2["condition"] == "pgd"]
+    assert pgd["eps"].tolist() == [0.5 / 255, 4 / 255, 8 / 255]
+
+
+def test_transfer_columns_differ_by_source_attack(tmp_path):
+    """PGD and FGSM examples made on the same model at the same eps and steps are two columns."""
+    source = {"eps": 8 / 255, "steps": 1, "random_start": False, "norm": "Linf", "source_run": "nat",
+              "source_method": "natural"}
+    for attack, alpha, value in (("pgd", 2 / 255, 0.3), ("fgsm", 8 / 255, 0.4)):
+        params = {**source, "source_attack": attack, "alpha": alpha}
+        write(tmp_path / f"{attack}.json", [
+            Record("gau", "gauss", "resnet20", "synthetic", "transfer", None, "accuracy", value, 100, params)
+        ], command="attack")
+    report = rep.build_report(rep.load_inputs([tmp_path]))  # one merged column would mix their alphas
+    row = table2(rep.to_markdown(report))["Gaussian augmentation"]
+    assert row == {"method": "Gaussian augmentation", "transfer PGD-1 8/255 from nat": "30.00",
+                   "transfer FGSM 8/255 from nat": "40.00"}
+    assert len({c.key for c in report.columns}) == 2
+
+
+def test_unreadable_results_file_is_one_error_line(tmp_path):
+    (tmp_path / "broken.json").write_text("{ not json")
+    with pytest.raises(SpecregError, match="not a readable JSON results file"):
+        rep.load_inputs([tmp_path / "broken.json"])
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(SpecregError, match="not a specreg results file"):
+        rep.load_inputs([tmp_path / "list.json"])
 
 
 @pytest.mark.parametrize("case, message", [
