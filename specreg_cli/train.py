@@ -211,7 +211,7 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def _train_epoch(self, epoch, model, optimizer, scheduler, loader, perturb, progress) -> dict:
-        from specreg_cli.spectral import clamp_spectral_masks_
+        from specreg_cli.spectral import clamp_spectral_masks_, reseed_mask_noise_
 
         config = self.config
         model.train()
@@ -220,7 +220,9 @@ class Trainer:
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         seen, start = 0, time.perf_counter()
         for step, (x, y) in enumerate(loader):
-            torch.manual_seed(step_seed(config.seed, epoch, step))
+            seed = step_seed(config.seed, epoch, step)
+            torch.manual_seed(seed)  # a step's randomness depends only on (seed, epoch, step): exact resume
+            reseed_mask_noise_(model, seed)
             if perturb is not None:
                 x = perturb(x, y)
                 model.train()  # torchattacks restores the mode, but be explicit: the SGD step trains

@@ -20,6 +20,7 @@ from specreg_cli.spectral import (
     is_masked,
     masked_fractions,
     radial_profile,
+    reseed_mask_noise_,
     spectral_mask_parameters,
 )
 from specreg_cli.spectral_circulant import AUTO_MAX_PIXELS, circulant_index
@@ -443,3 +444,15 @@ def test_radial_profile_on_hand_made_masks():
         layer.spectral_mask[1:].fill_(1.0)  # only channel 0 of 4 is low-passed now
     assert radial_profile(layer, n_bins=3)[2].item() == pytest.approx(0.25)
     assert torch.isnan(radial_profile(layer, n_bins=64)).any()  # empty bins are NaN, not 0
+
+
+def test_reseeding_the_mask_noise_repeats_a_steps_draw():
+    layer = masked_layer((6, 7), stochastic=True, random_drop=0.3).train()
+    x = torch.randn(2, 3, 6, 7, generator=gen(40), dtype=torch.float64)
+    reseed_mask_noise_(layer, 5)
+    first = layer(x)
+    assert not torch.equal(layer(x), first)  # the stream moves on within a step
+    reseed_mask_noise_(layer, 5)
+    torch.testing.assert_close(layer(x), first, atol=0, rtol=0)  # same step seed: the same draw
+    reseed_mask_noise_(layer, 6)
+    assert not torch.equal(layer(x), first)

@@ -52,20 +52,24 @@ def test_masked_run_moves_masks_and_keeps_them_in_range(tmp_path):
     assert layers == {"conv1", "conv2"}
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    for method in ("gauss", "masked"):
-        straight = train(tiny(method, epochs=3), tmp_path / f"{method}-a")
-        train(tiny(method, epochs=1), tmp_path / f"{method}-b")
-        # pretend the 1-epoch run was the first epoch of a 3-epoch run that was interrupted
-        state = json.loads((tmp_path / f"{method}-b" / "config.json").read_text())
-        state["config"]["epochs"], state["status"] = 3, "running"
-        (tmp_path / f"{method}-b" / "config.json").write_text(json.dumps(state))
-        resumed = train(tiny(method, epochs=3), tmp_path / f"{method}-b", resume=True)
-        a = load_checkpoint(tmp_path / f"{method}-a").state_dict
-        b = load_checkpoint(tmp_path / f"{method}-b").state_dict
-        assert a.keys() == b.keys()
-        assert all(torch.equal(a[k], b[k]) for k in a), method
-        assert [r["test_acc"] for r in straight.metrics] == [r["test_acc"] for r in resumed.metrics]
+NOISY_MASKS = {"stochastic": True, "random_drop": 0.2}  # masks that draw training noise every step
+
+
+@pytest.mark.parametrize("method,overrides", [("gauss", {}), ("masked", {}),
+                                              ("masked", {"mask": NOISY_MASKS, "mask_lr_mult": 20.0})])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, method, overrides):
+    straight = train(tiny(method, epochs=3, **overrides), tmp_path / "a")
+    train(tiny(method, epochs=1, **overrides), tmp_path / "b")
+    # pretend the 1-epoch run was the first epoch of a 3-epoch run that was interrupted
+    state = json.loads((tmp_path / "b" / "config.json").read_text())
+    state["config"]["epochs"], state["status"] = 3, "running"
+    (tmp_path / "b" / "config.json").write_text(json.dumps(state))
+    resumed = train(tiny(method, epochs=3, **overrides), tmp_path / "b", resume=True)
+    a = load_checkpoint(tmp_path / "a").state_dict
+    b = load_checkpoint(tmp_path / "b").state_dict
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), method
+    assert [r["test_acc"] for r in straight.metrics] == [r["test_acc"] for r in resumed.metrics]
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
