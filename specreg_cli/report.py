@@ -44,7 +44,7 @@ import pandas as pd
 from specreg_cli import __version__
 from specreg_cli.errors import SpecregError
 from specreg_cli.parsing import format_pixel_value
-from specreg_cli.results import find_result_files, read_results
+from specreg_cli.results import read_documents, records_frame
 
 METHOD_ORDER = ("natural", "gauss", "adversarial", "masked")  # the paper's row order
 METHOD_LABELS = {"natural": "natural", "gauss": "Gaussian augmentation",
@@ -84,7 +84,7 @@ class RunInfo:
 class ReportInputs:
     """Everything a report reads: result records, each results file's provenance, run directories."""
 
-    records: pd.DataFrame  # results.read_results() of every results file
+    records: pd.DataFrame  # results.records_frame() of every results file
     provenances: list[dict]  # one per results file, with "source" (absolute path) added
     runs: list[RunInfo]  # sorted by name
 
@@ -93,16 +93,18 @@ def load_inputs(paths: list[str | Path]) -> ReportInputs:
     """Results files (files as given, folders searched recursively) and run directories found in folders.
 
     A run directory is a folder holding ``config.json`` (with a ``config`` key) and ``metrics.csv``.
-    Raises :class:`SpecregError` when a path is missing or no result record is found.
+    Each results file is read once; records and provenances come from the same parsed documents.
+    Raises :class:`SpecregError` when a path is missing, a file given is broken or no record is found.
     """
-    files = sorted(set(find_result_files(paths)))
-    if not files:
+    # a dict: a file given twice (say, a folder and a file in it) counts once; sorted for the same bytes
+    documents = sorted(dict(read_documents(paths)).items(), key=lambda item: item[0])
+    if not documents:
         raise SpecregError("no results files found in " + ", ".join(map(str, paths)),
                            hint="pass files or folders written by `specreg eval-corruptions` or "
                                 "`specreg attack`")
-    records = read_results(files)  # first: it validates every file, so a broken one is one error line
-    provenances = [{**(json.loads(f.read_text(encoding="utf-8")).get("provenance") or {}), "source": str(f)}
-                   for f in files]
+    records = records_frame(documents)
+    provenances = [{**(document.get("provenance") or {}), "source": str(path)}
+                   for path, document in documents]
     return ReportInputs(records, provenances, find_runs(paths))
 
 

@@ -13,7 +13,9 @@ A results file::
 
 Tidy: one row per (run, condition, severity, metric). ``severity`` is null for clean and attack rows;
 attack rows keep eps, alpha, steps... in ``params``. Values are numbers, never formatted strings;
-paths are absolute. :func:`read_results` validates files and returns one pandas DataFrame.
+paths are absolute. :func:`read_results` validates files and returns one pandas DataFrame;
+:func:`read_documents` and :func:`records_frame` are its two halves, for callers that also need the
+documents (each file is read once).
 """
 
 from __future__ import annotations
@@ -107,34 +109,62 @@ def _validated(row: dict, path: Path) -> dict:
     return {**{c: row[c] for c in RECORD_COLUMNS}, "value": float(value), "n": int(n), "params": params}
 
 
-def _read_document(path: Path) -> dict:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SpecregError(f"{path} is not a readable JSON results file ({exc.__class__.__name__})") from None
-    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-        raise SpecregError(f"{path} is not a specreg results file", hint="pass files written by specreg")
-    if document.get("version", 0) > SCHEMA_VERSION:
-        raise SpecregError(f"{path} was written by a newer specreg", hint="upgrade specreg")
-    return document
+def read_documents(paths: list[str | Path]) -> list[tuple[Path, dict]]:
+    """Every results file under ``paths``, read and parsed once: ``[(absolute path, document)]``.
+
+    Files are taken as given (a broken one is an error); folders are searched recursively for ``*.json``
+    files and keep only those whose ``schema`` says they are results files. Every missing path is
+    reported before any file is read. A file named twice appears twice, but is read only once.
+
+    Example::
+
+        [(path, document)] = read_documents(["results/pgd.json"])
+        document["provenance"]["command"]  # "attack"
+    """
+    candidates = _candidates(paths)
+    parsed = {path: _parse(path) for path in dict.fromkeys(path for path, _ in candidates)}  # once each
+    documents = []
+    for path, explicit in candidates:
+        if explicit or isinstance(parsed[path], dict):
+            documents.append((path, _checked_document(path, parsed[path])))
+    return documents
 
 
-def find_result_files(paths: list[str | Path]) -> list[Path]:
-    """Files as given; folders searched recursively for ``*.json`` results files (checked by schema)."""
-    files: list[Path] = []
-    for p in map(lambda q: Path(q).expanduser().resolve(), paths):
+def _candidates(paths: list[str | Path]) -> list[tuple[Path, bool]]:
+    """``(file, given explicitly)`` for each path: files as given, ``*.json`` inside folders, sorted."""
+    candidates: list[tuple[Path, bool]] = []
+    for p in (Path(q).expanduser().resolve() for q in paths):
         if p.is_dir():
-            for candidate in sorted(p.rglob("*.json")):
-                try:
-                    if json.loads(candidate.read_text(encoding="utf-8")).get("schema") == SCHEMA:
-                        files.append(candidate)
-                except (OSError, ValueError, AttributeError):
-                    continue
+            candidates += [(candidate, False) for candidate in sorted(p.rglob("*.json"))]
         elif p.exists():
-            files.append(p)
+            candidates.append((p, True))
         else:
             raise SpecregError(f"results path {p} does not exist")
-    return files
+    return candidates
+
+
+def _parse(path: Path) -> dict | Exception | None:
+    """The results document in ``path``, the exception that stopped reading it, or None for other JSON."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return exc  # the caller decides: an error for a file given, skipped in a folder
+    # other JSON (a run's config.json, ...) is dropped at once: a big folder must not stay in memory
+    return value if isinstance(value, dict) and value.get("schema") == SCHEMA else None
+
+
+def _checked_document(path: Path, value: dict | Exception | None) -> dict:
+    """``value`` (:func:`_parse` of ``path``) when it is a results document this specreg can read."""
+    if isinstance(value, Exception):
+        raise SpecregError(f"{path} is not a readable JSON results file ({value.__class__.__name__})")
+    if value is None:
+        raise SpecregError(f"{path} is not a specreg results file", hint="pass files written by specreg")
+    version = value.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise SpecregError(f"{path}: version {version!r} is not an integer", hint="pass files written by specreg")
+    if version > SCHEMA_VERSION:
+        raise SpecregError(f"{path} was written by a newer specreg", hint="upgrade specreg")
+    return value
 
 
 def read_results(paths: list[str | Path] | str | Path) -> pd.DataFrame:
@@ -142,26 +172,42 @@ def read_results(paths: list[str | Path] | str | Path) -> pd.DataFrame:
 
     Columns: the record columns, ``param_<name>`` for each params key, and provenance columns
     ``source`` (absolute file path), ``command``, ``seed``, ``dataset_sha256``, ``checkpoint_sha256``.
+
+    Example::
+
+        frame = read_results(["results/"])  # folders are searched recursively
     """
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    frames = []
-    for path in find_result_files(paths):
-        document = _read_document(path)
-        prov = document.get("provenance", {})
-        rows = []
-        for raw in document.get("records", []):
-            row = _validated(raw, path)
-            params = row.pop("params")
-            row.update({f"param_{k}": v for k, v in params.items()})
-            row["source"] = str(path)
-            row["command"] = prov.get("command")
-            row["seed"] = prov.get("seed")
-            row["dataset_sha256"] = (prov.get("dataset") or {}).get("sha256")
-            row["checkpoint_sha256"] = (prov.get("checkpoints") or {}).get(row["run"], {}).get("sha256")
-            rows.append(row)
-        frames.append(pd.DataFrame(rows))
+    return records_frame(read_documents(paths))
+
+
+def records_frame(documents: list[tuple[Path, dict]]) -> pd.DataFrame:
+    """The validated records of documents from :func:`read_documents` as one DataFrame (see read_results).
+
+    Example::
+
+        frame = records_frame(read_documents(["results/pgd.json"]))
+    """
+    frames = [pd.DataFrame(_rows(path, document)) for path, document in documents]
     if not frames or all(f.empty for f in frames):
         raise SpecregError("no result records found", hint="pass results files or folders written by specreg")
     frame = pd.concat(frames, ignore_index=True)
     frame["severity"] = frame["severity"].astype("Int64")
     return frame
+
+
+def _rows(path: Path, document: dict) -> list[dict]:
+    """One flat row per record: the record columns, ``param_<name>`` columns and provenance columns."""
+    prov = document.get("provenance", {})
+    rows = []
+    for raw in document.get("records", []):
+        row = _validated(raw, path)
+        params = row.pop("params")
+        row.update({f"param_{k}": v for k, v in params.items()})
+        row["source"] = str(path)
+        row["command"] = prov.get("command")
+        row["seed"] = prov.get("seed")
+        row["dataset_sha256"] = (prov.get("dataset") or {}).get("sha256")
+        row["checkpoint_sha256"] = (prov.get("checkpoints") or {}).get(row["run"], {}).get("sha256")
+        rows.append(row)
+    return rows

@@ -5,6 +5,7 @@ by hand."""
 import io
 import json
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -184,6 +185,26 @@ def test_unreadable_results_file_is_one_error_line(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(SpecregError, match="not a specreg results file"):
         rep.load_inputs([tmp_path / "list.json"])
+
+
+def test_report_reads_each_results_file_once(tmp_path, monkeypatch):
+    # Finding, validating and taking the provenance of a results file used to read it three times.
+    nat = write(tmp_path / "results" / "nat.json", corruption_records("nat", "natural", 0.8, FOG))
+    gau = write(tmp_path / "results" / "gau.json", corruption_records("gau", "gauss", 0.7, FOG))
+    reads: dict[str, int] = {}
+    read_text = Path.read_text
+
+    def counting(self, *args, **kwargs):
+        reads[self.name] = reads.get(self.name, 0) + 1
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    # the folder and a file in it: the file is still one file, read once
+    result = runner.invoke(app, ["report", str(tmp_path / "results"), str(gau)])
+    assert result.exit_code == 0, result.output
+    assert {name: reads.get(name) for name in (nat.name, gau.name)} == {"nat.json": 1, "gau.json": 1}
+    assert table2(result.output)["natural"]["fog"] == "70.00"  # records and provenance from those reads
+    assert "results files: results/gau.json, results/nat.json" in result.output
 
 
 @pytest.mark.parametrize("case, message", [

@@ -1,10 +1,11 @@
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from specreg_cli.errors import SpecregError
-from specreg_cli.results import Record, provenance, read_results, write_results
+from specreg_cli.results import Record, provenance, read_documents, read_results, write_results
 
 
 def records():
@@ -56,3 +57,35 @@ def test_reader_errors(tmp_path):
     (tmp_path / "y.json").write_text("{broken")
     with pytest.raises(SpecregError, match="not a readable JSON"):
         read_results(tmp_path / "y.json")
+
+
+def test_read_documents_skips_other_json_in_folders_and_reads_each_file_once(tmp_path, monkeypatch):
+    path = write_results(tmp_path / "r.json", records(), provenance("attack", {}, seed=1))
+    (tmp_path / "list.json").write_text("[1, 2]")  # JSON, but not a results file: skipped in a folder
+    (tmp_path / "broken.json").write_text("{broken")
+    reads = []
+    read_text = Path.read_text
+
+    def counting(self, *args, **kwargs):
+        reads.append(self.name)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    documents = read_documents([tmp_path, path])
+    assert [p for p, _ in documents] == [path, path]  # named twice, listed twice (as read_results always did)
+    assert documents[0][1]["provenance"]["seed"] == 1 and len(documents[0][1]["records"]) == 3
+    assert sorted(reads) == ["broken.json", "list.json", "r.json"]  # but read once
+    with pytest.raises(SpecregError, match="not a specreg results file"):
+        read_documents([tmp_path / "list.json"])  # given explicitly, it is an error
+    newer = json.loads(path.read_text()) | {"version": 99}
+    (tmp_path / "r.json").write_text(json.dumps(newer))
+    with pytest.raises(SpecregError, match="newer specreg"):
+        read_documents([tmp_path])
+
+
+@pytest.mark.parametrize("version", ["1", None, 1.5, True])
+def test_a_results_file_with_a_non_integer_version_is_one_error(tmp_path, version):
+    path = write_results(tmp_path / "r.json", records(), provenance("test", {}, seed=0))
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"version": version}))
+    with pytest.raises(SpecregError, match="is not an integer"):
+        read_results(path)
