@@ -385,6 +385,48 @@ def test_cli_float_pt_round_trip_gives_the_same_accuracy(runs, tmp_path):
     assert (transfer.param_storage.dropna() == "float32").all()
 
 
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        (["--eps", "4/255"], ["--eps"]),
+        (["--steps", "10"], ["--steps"]),  # the default value, but given: the user expects it to matter
+        (["--no-random-start"], ["--no-random-start"]),
+        (["--attack", "fgsm", "--alpha", "1/255"], ["--attack", "--alpha"]),
+    ],
+)
+def test_cli_attack_options_with_adv_from_are_refused(cli_run, runs, tmp_path, extra, named):
+    _, out = cli_run
+    args = ["attack", str(runs / "natural"), "--adv-from", str(out / "adv-eps8-255.npy"), "--device", "cpu"]
+    result = CliRunner().invoke(app, [*args, *extra, "--out", str(tmp_path / "t.json")])
+    assert result.exit_code == 1 and isinstance(result.exception, SpecregError)
+    message = result.exception.message
+    assert all(option in message for option in named) and "--adv-from" in message
+    assert "metadata" in result.exception.hint
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_adv_from_takes_the_options_of_the_evaluation(cli_run, runs, tmp_path):
+    _, out = cli_run
+    result = CliRunner().invoke(
+        app,
+        [
+            "attack",
+            str(runs / "natural"),
+            "--adv-from",
+            str(out / "adv-eps8-255.npy"),
+            *["--n-examples", "32", "--batch-size", "16", "--seed", "5", "--dataset", SPEC],
+            *["--device", "cpu"],
+            "--out",
+            str(tmp_path / "t.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = read_results(tmp_path / "t.json")
+    assert set(frame.condition) == {"transfer", "clean"} and (frame.n == 32).all()
+    transfer = frame[frame.condition == "transfer"]
+    assert (transfer.param_steps == 3).all()  # the attack settings are the file's, not --steps' default 10
+
+
 @pytest.mark.parametrize("eps", ["8/0", "abc", "-1"])
 def test_cli_bad_eps_is_one_error_and_writes_nothing(runs, tmp_path, eps):
     result = CliRunner().invoke(

@@ -28,9 +28,13 @@ from specreg_cli.options import (
 COMMAND_NAME = "attack"
 # The names of specreg_cli.attack.NORMS (a test checks it); importing that would load torch on --help.
 ATTACKS = ("pgd", "pgdl2", "fgsm")
+# The parameters that only configure the attack: with --adv-from no attack runs, so giving one of them
+# would silently do nothing. (--save-adv is refused with --adv-from by a message of its own.)
+ATTACK_ONLY = ("attack", "eps", "alpha", "steps", "random_start")
 
 
 def command(
+    ctx: typer.Context,
     checkpoints: Annotated[
         list[Path], typer.Argument(help="Run directories (or model.pt files) to attack.", show_default=False)
     ],
@@ -93,7 +97,8 @@ def command(
         typer.Option(
             "--adv-from",
             help="Evaluate the checkpoints on examples saved with --save-adv (transfer) instead of "
-            "attacking them.",
+            "attacking them; their attack settings come from the file, so --attack, --eps, --alpha, "
+            "--steps and --random-start do not apply.",
             show_default=False,
         ),
     ] = None,
@@ -118,13 +123,15 @@ def command(
     from specreg_cli.errors import SpecregError
     from specreg_cli.parsing import parse_pixel_value, parse_pixel_values
 
-    if attack not in ATTACKS:
-        raise SpecregError(f"unknown attack {attack!r}", hint=f"valid choices: {', '.join(ATTACKS)}")
     if save_adv is not None and adv_from is not None:
         raise SpecregError(
             "--save-adv and --adv-from exclude each other",
             hint="save examples in one run, evaluate them with --adv-from in the next",
         )
+    if adv_from is not None:  # first: `--attack cw --adv-from F` is wrong because --attack does not apply
+        _refuse_attack_options(ctx, adv_from)
+    if attack not in ATTACKS:
+        raise SpecregError(f"unknown attack {attack!r}", hint=f"valid choices: {', '.join(ATTACKS)}")
     if out is not None and out.suffix != ".json":
         raise SpecregError(f"--out {out} must end in .json", hint="e.g. --out results/pgd.json")
     eps_values = parse_pixel_values(eps, "--eps") if eps else None
@@ -151,6 +158,36 @@ def command(
         _run_transfer(checkpoints, adv_from, arguments)
     else:
         _run_attack(checkpoints, attack, eps_values, alpha_value, arguments)
+
+
+def _refuse_attack_options(ctx: typer.Context, adv_from: Path) -> None:
+    """Raise when an attack-only option was given together with ``--adv-from``.
+
+    Example: ``specreg attack runs/masked --adv-from adv.npy --eps 4/255`` -> "--eps does not apply ...".
+    """
+    from specreg_cli.errors import SpecregError
+
+    given = [_as_typed(ctx, name) for name in ATTACK_ONLY if _given(ctx, name)]
+    if given:
+        listed, verb = ", ".join(given), "does" if len(given) == 1 else "do"
+        raise SpecregError(
+            f"{listed} {verb} not apply with --adv-from: it evaluates saved examples and runs no attack",
+            hint=f"the examples' attack settings come from the metadata of {adv_from}; drop {listed}",
+        )
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user gave parameter ``name`` (on the command line or in its environment variable)."""
+    source = ctx.get_parameter_source(name)
+    # By name, not by the enum: ParameterSource lives in click.core or, in newer typer, in a vendored click.
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _as_typed(ctx: typer.Context, name: str) -> str:
+    """Parameter ``name`` as the user typed it: ``--eps``, ``--no-random-start``."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    off = getattr(param, "secondary_opts", None)  # the --no-... half of a --x/--no-x flag
+    return off[0] if off and not ctx.params[name] else param.opts[0]
 
 
 def _run_attack(
