@@ -1,7 +1,12 @@
-"""Corruption images/s on big uint8 batches, next to the reference generator's per-image speed."""
+"""Corruption images/s on big uint8 batches, next to the reference generator's per-image speed.
+
+Measured on one thread whatever ``--threads`` says: the reference figure is one thread's, so the ratio
+compares like with like (torch would otherwise spread the batch over every core).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import torch
@@ -24,13 +29,14 @@ def measure(sizes: Sizes, repeats: int) -> list[Figure]:
     for name in names:  # warm-up
         corruptions.corrupt(images[:64], name, sizes.corruption_severity, seed=0)
     speed: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        for name in rotated(names, r):
-            run = functools.partial(corruptions.corrupt, images, name, sizes.corruption_severity, seed=r)
-            t = seconds(run)
-            speed[name].append(len(images) / t)
+    with one_thread():
+        for r in range(repeats):
+            for name in rotated(names, r):
+                run = functools.partial(corruptions.corrupt, images, name, sizes.corruption_severity, seed=r)
+                t = seconds(run)
+                speed[name].append(len(images) / t)
     setup = (f"corruptions.corrupt on a {len(images):,}-image uint8 batch, severity "
-             f"{sizes.corruption_severity}, CPU; reference: 1 thread, 2-vCPU AMD EPYC "
+             f"{sizes.corruption_severity}, CPU, 1 thread; reference: 1 thread, 2-vCPU AMD EPYC "
              "(shared/spec/cifar10c.md)")
     figures = []
     for name in names:
@@ -40,3 +46,14 @@ def measure(sizes: Sizes, repeats: int) -> list[Figure]:
             baseline=f"ref. {REFERENCE_MS[name]} ms/image", ratio_runs=[s / reference for s in speed[name]],
             goal=SPEEDUP_GOAL, setup=setup))
     return figures
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch on one intra-op thread inside the block; the previous count is restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
