@@ -25,8 +25,9 @@ where M is a learnable real mask of shape (C, H, W//2+1) (per output channel, th
 
 Randomness is passed in: the init draws from the ``generator`` given to :func:`apply_spectral_masks`
 (``None`` means a fixed seed 0, never the global RNG); each layer also draws a seed for its own training
-noise generator (stochastic binarisation, random drop), created lazily on the mask's device and restarted
-every training step by :func:`reseed_mask_noise_` (so a resumed run draws the same noise).
+noise generator (stochastic binarisation, random drop), created lazily on the mask's device; training
+restarts it every step from the step's seed with :func:`reseed_mask_noise_` (so a resumed run draws the
+same noise).
 
 Example::
 
@@ -118,8 +119,7 @@ class SpectralMaskConv2d(nn.Conv2d):
         shape = (self.out_channels if config.per_channel else 1, h, w // 2 + 1)
         empty = torch.empty(shape, device=self.weight.device, dtype=self.weight.dtype)
         self.spectral_mask = nn.Parameter(empty)
-        self._noise_seed = 0  # this layer's own seed for its training noise (drawn at init)
-        self._step_seed = 0  # the training step's seed (reseed_mask_noise_); noise = f(both)
+        self._noise_seed = 0  # seed of this layer's training-noise stream (drawn at init, or reseed_noise)
         self._noise_gen: torch.Generator | None = None
         if not self.spectral_mask.is_meta:
             self.reset_spectral_mask(generator)
@@ -158,17 +158,16 @@ class SpectralMaskConv2d(nn.Conv2d):
         """Deterministic 0/1 mask (``M >= 0.5``), detached, same shape and dtype as ``spectral_mask``."""
         return (self.spectral_mask.detach() >= 0.5).to(self.spectral_mask.dtype)
 
-    def reseed_noise(self, step_seed: int) -> None:
-        """Restart this layer's training-noise stream from (its own seed, ``step_seed``)."""
-        self._step_seed = int(step_seed)
-        self._noise_gen = None
+    def reseed_noise(self, seed: int) -> None:
+        """Restart this layer's training-noise stream (stochastic binarisation, random drop) from ``seed``."""
+        self._noise_seed = int(seed)
+        if self._noise_gen is not None:
+            self._noise_gen.manual_seed(self._noise_seed)  # reuse the generator: this runs every step
 
     def _noise(self) -> torch.Generator:
         device = self.spectral_mask.device
         if self._noise_gen is None or self._noise_gen.device != device:
-            # Two seeds into one: a 64-bit odd-multiplier mix, so nearby step seeds give unrelated streams.
-            seed = (self._noise_seed ^ (self._step_seed * 0x9E3779B97F4A7C15)) % 2**63
-            self._noise_gen = torch.Generator(device=device).manual_seed(seed)
+            self._noise_gen = torch.Generator(device=device).manual_seed(self._noise_seed)
         return self._noise_gen
 
     def _forward_mask(self) -> torch.Tensor:
@@ -267,15 +266,25 @@ def spectral_mask_parameters(model: nn.Module) -> list[nn.Parameter]:
 
 def reseed_mask_noise_(model: nn.Module, step_seed: int) -> None:
     """Restart every masked layer's training-noise stream (stochastic binarisation, random drop) from
-    (the layer's own seed, ``step_seed``). Call once per training step with a seed derived from (run seed,
-    epoch, step): a step's noise then depends on nothing before it, so a resumed run draws what an
-    uninterrupted one would have. No effect on deterministic masks.
+    (``step_seed``, the layer's position in model order). Call once per training step with a seed derived
+    from (run seed, epoch, step): a step's noise then depends on nothing before it and on nothing about how
+    the model was built, so a resumed run draws what an uninterrupted one would have. No effect on
+    deterministic masks.
 
     Example: ``reseed_mask_noise_(model, step_seed(seed, epoch, step))`` before the forward pass.
     """
-    for layer in model.modules():
-        if isinstance(layer, SpectralMaskConv2d):
-            layer.reseed_noise(step_seed)
+    layers = (m for m in model.modules() if isinstance(m, SpectralMaskConv2d))
+    for position, layer in enumerate(layers):
+        layer.reseed_noise(_mix_seeds(step_seed, position))
+
+
+def _mix_seeds(a: int, b: int) -> int:
+    """Two integers -> one 63-bit seed (splitmix64's finaliser): nearby inputs give unrelated seeds, also in
+    the low 32 bits, which are all that a CPU generator keeps."""
+    z = (a * 0x9E3779B97F4A7C15 + b * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) % 2**64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    return (z ^ (z >> 31)) % 2**63
 
 
 @torch.no_grad()

@@ -1,10 +1,11 @@
 """One training loop for every method; methods differ only in how a batch is perturbed
 (:mod:`specreg_cli.perturb`) and, for ``masked``, in the model (:mod:`specreg_cli.spectral`).
 
-Reproducibility: the batches of an epoch depend only on (seed, epoch), and torch's global RNG is
-reseeded at every step from (seed, epoch, step), so that everything drawing from it (torchattacks'
-random start, noise augmentation, stochastic masks) is reproducible and a resumed run on the CPU ends
-with the same weights as an uninterrupted one. The caller's RNG state is restored afterwards.
+Reproducibility: the batches of an epoch depend only on (seed, epoch); at every step torch's global RNG
+(torchattacks' random start, noise augmentation) and the masked layers' own noise streams (stochastic
+masks, random drop; :func:`~specreg_cli.spectral.reseed_mask_noise_`) are reseeded from (seed, epoch,
+step), so a resumed run on the CPU ends with the same weights as an uninterrupted one. The caller's RNG
+state is restored afterwards.
 
 The test set is evaluated after every epoch for the metrics (Figure 2's train-test gap) but never
 chooses the model: ``model.pt`` is always the last epoch.

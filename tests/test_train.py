@@ -55,8 +55,11 @@ def test_masked_run_moves_masks_and_keeps_them_in_range(tmp_path):
 NOISY_MASKS = {"stochastic": True, "random_drop": 0.2}  # masks that draw training noise every step
 
 
-@pytest.mark.parametrize("method,overrides", [("gauss", {}), ("masked", {}),
-                                              ("masked", {"mask": NOISY_MASKS, "mask_lr_mult": 20.0})])
+@pytest.mark.parametrize("method,overrides", [
+    ("gauss", {}), ("masked", {}),
+    ("masked", {"mask": NOISY_MASKS, "mask_lr_mult": 20.0}),
+    ("masked", {"mask": NOISY_MASKS, "mask_lr_mult": 20.0, "seed": 1}),  # a resume rebuilds the model
+])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, method, overrides):
     straight = train(tiny(method, epochs=3, **overrides), tmp_path / "a")
     train(tiny(method, epochs=1, **overrides), tmp_path / "b")
