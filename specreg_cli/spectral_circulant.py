@@ -66,7 +66,7 @@ def circulant_filter(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """
     h, w = y.shape[-2:]
     n = h * w
-    kernel = torch.fft.irfft2(mask.to(torch.promote_types(mask.dtype, torch.complex64)), s=(h, w))  # (..., H, W)
+    kernel = torch.fft.irfft2(mask, s=(h, w))  # (..., H, W) real: the filter's spatial kernel
     matrix = kernel.reshape(*kernel.shape[:-2], n)[..., circulant_index(h, w, y.device)]  # (..., n, n)
     if y.dim() == 4 and matrix.dim() == 3:  # (B, C, H, W) maps, (C|1, n, n): one GEMM per channel
         b, c = y.shape[:2]

@@ -29,7 +29,8 @@ self-adjoint: the half-spectrum mask acts like a real, Hermitian-symmetric full-
 the self-conjugate columns, 2 elsewhere (the Hermitian weights of the half-spectrum). "circulant" is plain
 autograd.
 
-Under autocast (float16 / bfloat16 inputs) the filter runs in float32 and the result is cast back.
+Under autocast, or for float16 / bfloat16 inputs, the filter runs in float32 and the result is cast back
+to the input's dtype.
 
 Example::
 
@@ -222,7 +223,7 @@ def spectral_filter(y: torch.Tensor, mask: torch.Tensor, backend: str = "auto") 
     """Mask the half-spectrum of every (H, W) map of ``y``: ``irfft2(mask * rfft2(y), s=(H, W))``.
 
     Args:
-        y: (..., H, W) real, e.g. a conv output (B, C, H, W); the "circulant" backend needs exactly 4 dims.
+        y: (..., H, W) real, e.g. a conv output (B, C, H, W).
         mask: (..., H, W//2+1) real, broadcastable against the spectrum: (C, H, W//2+1) or (1, H, W//2+1).
         backend: one of :data:`BACKENDS` (see the module docstring); same result up to rounding.
     Returns:
@@ -236,8 +237,9 @@ def spectral_filter(y: torch.Tensor, mask: torch.Tensor, backend: str = "auto") 
         raise ValueError(f"mask shape {tuple(mask.shape)} does not fit a ({h}, {w}) map: last dims must be "
                          f"({h}, {w // 2 + 1})")
     mask = _symmetrize_self_conjugate_columns(mask, w)
-    if y.dtype in (torch.float16, torch.bfloat16):
-        # Low-precision FFTs/DFT sums lose too much; compute in float32 and cast back.
+    if y.dtype in (torch.float16, torch.bfloat16) or torch.is_autocast_enabled(y.device.type):
+        # Low-precision FFTs, DFT sums and circulant GEMMs lose too much: compute in float32 with autocast
+        # off (it would send the GEMMs back to half precision) and return the input's dtype.
         with torch.autocast(device_type=y.device.type, enabled=False):
             return _apply(y.float(), mask.float(), backend).to(y.dtype)
     return _apply(y, mask.to(y.dtype), backend)

@@ -206,6 +206,27 @@ def test_auto_backend_uses_circulant_up_to_8x8_and_fft_above():
         resolve_backend("cuda", 8, 8)
 
 
+def test_auto_backend_really_runs_the_circulant_form_on_8x8_maps(monkeypatch):
+    import specreg_cli.spectral_dft as dft
+
+    calls = []
+    monkeypatch.setattr(dft, "circulant_filter", lambda y, mask: calls.append(y.shape) or y)
+    spectral_filter(torch.randn(2, 3, 8, 8), torch.ones(3, 8, 5), "auto")
+    spectral_filter(torch.randn(2, 3, 16, 16), torch.ones(3, 16, 9), "auto")
+    assert calls == [torch.Size([2, 3, 8, 8])]
+
+
+def test_float32_input_under_autocast_keeps_every_backend_in_float32():
+    y = torch.randn(2, 3, 8, 8, generator=gen(35))
+    mask = torch.rand(3, 8, 5, generator=gen(36))
+    expected = spectral_filter(y, mask, "fft")
+    for backend in BACKENDS:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = spectral_filter(y, mask, backend)
+        assert out.dtype == torch.float32
+        torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)  # bfloat16 GEMMs would be ~1e-2 off
+
+
 def test_train_cli_offers_exactly_the_library_backends():
     from specreg_cli.commands.train import MaskBackend
 

@@ -91,13 +91,14 @@ def command(
     mask_lr_mult: Annotated[float, typer.Option(help="Mask lr = --lr x this.", rich_help_panel=MASK)] = 1.0,
     mask_weight_decay: Annotated[float, typer.Option(
         help="L2 weight decay on the masks.", rich_help_panel=MASK)] = 0.0,
-    amp: Annotated[bool, typer.Option(help="Mixed precision (FFTs stay float32).", rich_help_panel=SPEED)] = False,
+    amp: Annotated[bool, typer.Option(help="Mixed precision (the spectral filter stays float32).", rich_help_panel=SPEED)] = False,
     channels_last: Annotated[bool, typer.Option(help="channels_last memory format.", rich_help_panel=SPEED)] = False,
     compile: Annotated[bool, typer.Option(help="torch.compile the model.", rich_help_panel=SPEED)] = False,
     mask_backend: Annotated[MaskBackend, typer.Option(
         help="How masked layers compute their filter; every backend gives the same numbers up to rounding. "
-        "auto: circulant matmul for maps of at most 8x8, torch.fft above (fastest measured on a CPU); dft: "
-        "real matmul DFT, for matmul-rich accelerators.", rich_help_panel=SPEED)] = MaskBackend.auto,
+        "auto: circulant matmul for maps of at most 8x8, torch.fft above (fastest measured on a CPU); "
+        "circulant: that matmul everywhere (small maps only: (H W)^2 per channel); dft: real matmul DFT, for "
+        "matmul-rich accelerators.", rich_help_panel=SPEED)] = MaskBackend.auto,
 ) -> None:
     """Train ResNet-20 (or another registered model) with one of the four methods.
 
