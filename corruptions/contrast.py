@@ -65,14 +65,24 @@ def contrast(images: torch.Tensor, severity: int, seed: int = 0, indices: torch.
     return out
 
 
-@functools.lru_cache(maxsize=8)
 def _table_offsets(n: int, device: torch.device) -> torch.Tensor:
     """(n, 3072) int32: ``256 * (image * 3 + channel)`` at every HWC value of an n-image chunk, the start of
-    that (image, channel)'s table. Built once per chunk size: a broadcast add in every chunk cost more than
-    the gather it feeds."""
+    that (image, channel)'s table. Cached on the CPU (a broadcast add in every chunk cost more than the
+    gather it feeds); built per chunk on a GPU, where a cached 16,384-image chunk would hold 192 MiB."""
+    if device.type == "cpu":
+        return _cpu_table_offsets(n)
+    return _build_table_offsets(n, device)
+
+
+@functools.lru_cache(maxsize=4)
+def _cpu_table_offsets(n: int) -> torch.Tensor:
     with torch.inference_mode(False):  # cached: stays usable whatever mode first built it
-        starts = torch.arange(0, n * 3 * 256, 256, dtype=torch.int32, device=device)  # (n*3,)
-        return starts.view(n, 1, 3).expand(n, _PIXELS, 3).reshape(n, _PIXELS * 3)
+        return _build_table_offsets(n, torch.device("cpu"))
+
+
+def _build_table_offsets(n: int, device: torch.device) -> torch.Tensor:
+    starts = torch.arange(0, n * 3 * 256, 256, dtype=torch.int32, device=device)  # (n*3,)
+    return starts.view(n, 1, 3).expand(n, _PIXELS, 3).reshape(n, _PIXELS * 3)
 
 
 def channel_means(x: torch.Tensor) -> torch.Tensor:
