@@ -45,7 +45,7 @@ from torch import nn
 from specreg_cli.adversarial_io import to_uint8_in_ball
 from specreg_cli.data.loader import images_to_tensor, to_float
 from specreg_cli.errors import SpecregError
-from specreg_cli.parsing import format_pixel_value as format_eps  # the name commands/attack.py uses
+from specreg_cli.parsing import format_pixel_value
 from specreg_cli.results import Record
 
 NORMS = {"pgd": "Linf", "pgdl2": "L2", "fgsm": "Linf"}  # attack name -> threat model
@@ -431,7 +431,7 @@ def sanity_checks(
                 SanityCheck(
                     "beats_noise",
                     ok,
-                    f"at eps {format_eps(eps)} the attack leaves "
+                    f"at eps {format_pixel_value(eps)} the attack leaves "
                     f"{robust[eps]:.2%}, random noise {noise[eps]:.2%}"
                     + ("" if ok else ": the attack is weaker than noise (gradient masking?)"),
                     eps,
@@ -448,8 +448,8 @@ def _monotone(clean: float, robust: Mapping[float, float], positive: list[float]
             return SanityCheck(
                 "monotone",
                 False,
-                f"accuracy rises from {lowest:.2%} at eps {format_eps(lowest_eps)}"
-                f" to {robust[eps]:.2%} at eps {format_eps(eps)} (gradient masking?)",
+                f"accuracy rises from {lowest:.2%} at eps {format_pixel_value(lowest_eps)}"
+                f" to {robust[eps]:.2%} at eps {format_pixel_value(eps)} (gradient masking?)",
                 eps,
                 tol,
             )

@@ -58,7 +58,8 @@ def format_pixel_value(value: float, sep: str = "/") -> str:
         return f"{value:g}"
     levels = value * LEVELS
     whole = round(levels)
-    if whole >= 1 and abs(levels - whole) < LEVEL_SLACK:  # >= 1: a tiny eps must not print as 0/255
+    # 1..254 levels: a tiny eps must not print as 0/255, and 1.0 or more (an L2 radius) reads as a number
+    if 1 <= whole < LEVELS and abs(levels - whole) < LEVEL_SLACK:
         return f"{whole}{sep}{LEVELS}"
     short = f"{value:g}"
     if float(short) == value:

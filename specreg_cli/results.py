@@ -113,8 +113,8 @@ def read_documents(paths: list[str | Path]) -> list[tuple[Path, dict]]:
     """Every results file under ``paths``, read and parsed once: ``[(absolute path, document)]``.
 
     Files are taken as given (a broken one is an error); folders are searched recursively for ``*.json``
-    files and keep only those whose ``schema`` says they are results files. Every missing path is
-    reported before any file is read. A file named twice appears twice, but is read only once.
+    files and keep only those whose ``schema`` says they are results files. A missing path is an
+    error before any file is read. A file named twice appears twice, but is read only once.
 
     Example::
 

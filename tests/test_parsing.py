@@ -25,6 +25,8 @@ def test_pixel_values():
     (0.25 / 255, "0.25/255", "0.25-255"),
     (0.03, "0.03", "0.03"),  # an exact short decimal stays as typed, not 7.65/255
     (0.5, "0.5", "0.5"),  # an L2 radius, not 127.5/255
+    (1.0, "1", "1"),  # a whole pixel range or more (an L2 radius): a number, not 255/255
+    (2.0, "2", "2"),
     (0.0, "0", "0"),
     (1e-9, "1e-09", "1e-09"),  # tiny but not zero: never 0/255
 ])

@@ -24,6 +24,7 @@ from specreg_cli.options import (
     NExamplesOption,
     SeedOption,
 )
+from specreg_cli.parsing import format_pixel_value
 
 COMMAND_NAME = "attack"
 # The names of specreg_cli.attack.NORMS (a test checks it); importing that would load torch on --help.
@@ -306,7 +307,7 @@ def _attack_all(models, test, specs, keep, device, arguments) -> list:
                     task,
                     completed=done,
                     total=total,
-                    status=f"robust {worst:.1%} at eps {lib.format_eps(max(running))}",
+                    status=f"robust {worst:.1%} at eps {format_pixel_value(max(running))}",
                 )
 
             results.append(
@@ -341,7 +342,7 @@ def _render_attack(models, results, checks) -> None:
     table.add_column("method", no_wrap=True)
     table.add_column("clean", justify="right")
     for spec in first.specs:
-        table.add_column(lib.format_eps(spec.eps), justify="right", no_wrap=True)
+        table.add_column(format_pixel_value(spec.eps), justify="right", no_wrap=True)
     table.add_column("checks", no_wrap=True)
     for (_, ckpt), result in zip(models, results, strict=True):
         cells = [
@@ -501,7 +502,7 @@ def _render_transfer(adv, rows, note: str | None) -> None:
     meta = adv.meta
     source = meta.get("source_run", "?")
     what = (
-        f"{meta.get('attack', '?')} eps {lib.format_eps(meta['eps'])}" if "eps" in meta else "unknown attack"
+        f"{meta.get('attack', '?')} eps {format_pixel_value(meta['eps'])}" if "eps" in meta else "unknown attack"
     )
     table = Table(title=f"transfer: {what} examples from {source} ({adv.storage}, n={len(adv)})")
     for name in ("run", "method", "clean", "transfer"):
