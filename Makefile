@@ -6,7 +6,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench install clean
+.PHONY: demo test lint format bench install clean
 
 $(BIN)/specreg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,17 @@ install: $(BIN)/specreg
 demo: install
 	$(BIN)/specreg reproduce --preset demo --out reports/demo
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest
+
+# Style is part of the tests: ruff's rule set (pyproject.toml) and its formatter, checked, never applied
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -38,9 +38,20 @@ def measure(sizes: Sizes, repeats: int) -> list[Figure]:
         for name in rotated(["pgd", "bare"], r):
             rate = len(x) * sizes.pgd_steps / seconds(timers[name])  # image-steps/s
             (pgd if name == "pgd" else bare).append(rate)
-    setup = (f"specreg_cli.attack.perturb (torchattacks.PGD), eps 8/255, ResNet-20 eval mode, batch "
-             f"{sizes.pgd_batch}, CPU; baseline: {sizes.pgd_steps} bare forward+backward passes to the input "
-             "on the same batch")
-    return [Figure("attack.pgd.image_steps_per_s", f"PGD-{sizes.pgd_steps}", "image-steps/s", pgd,
-                   baseline="bare fwd+bwd", ratio_runs=[p / b for p, b in zip(pgd, bare)], setup=setup,
-                   extra={"bare_image_steps_per_s": bare})]
+    setup = (
+        f"specreg_cli.attack.perturb (torchattacks.PGD), eps 8/255, ResNet-20 eval mode, batch "
+        f"{sizes.pgd_batch}, CPU; baseline: {sizes.pgd_steps} bare forward+backward passes to the input "
+        "on the same batch"
+    )
+    return [
+        Figure(
+            "attack.pgd.image_steps_per_s",
+            f"PGD-{sizes.pgd_steps}",
+            "image-steps/s",
+            pgd,
+            baseline="bare fwd+bwd",
+            ratio_runs=[p / b for p, b in zip(pgd, bare, strict=False)],
+            setup=setup,
+            extra={"bare_image_steps_per_s": bare},
+        )
+    ]

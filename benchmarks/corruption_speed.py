@@ -35,16 +35,26 @@ def measure(sizes: Sizes, repeats: int) -> list[Figure]:
                 run = functools.partial(corruptions.corrupt, images, name, sizes.corruption_severity, seed=r)
                 t = seconds(run)
                 speed[name].append(len(images) / t)
-    setup = (f"corruptions.corrupt on a {len(images):,}-image uint8 batch, severity "
-             f"{sizes.corruption_severity}, CPU, 1 thread; reference: 1 thread, 2-vCPU AMD EPYC "
-             "(shared/spec/cifar10c.md)")
+    setup = (
+        f"corruptions.corrupt on a {len(images):,}-image uint8 batch, severity "
+        f"{sizes.corruption_severity}, CPU, 1 thread; reference: 1 thread, 2-vCPU AMD EPYC "
+        "(shared/spec/cifar10c.md)"
+    )
     figures = []
     for name in names:
         reference = 1000 / REFERENCE_MS[name]  # images/s
-        figures.append(Figure(
-            f"corruption.{name}.images_per_s", name, "images/s", speed[name],
-            baseline=f"ref. {REFERENCE_MS[name]} ms/image", ratio_runs=[s / reference for s in speed[name]],
-            goal=SPEEDUP_GOAL, setup=setup))
+        figures.append(
+            Figure(
+                f"corruption.{name}.images_per_s",
+                name,
+                "images/s",
+                speed[name],
+                baseline=f"ref. {REFERENCE_MS[name]} ms/image",
+                ratio_runs=[s / reference for s in speed[name]],
+                goal=SPEEDUP_GOAL,
+                setup=setup,
+            )
+        )
     return figures
 
 

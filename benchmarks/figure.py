@@ -64,17 +64,25 @@ class Figure:
 
     @property
     def verdict(self) -> str | None:
-        """"met" / "missed" against the goal, None without one."""
+        """ "met" / "missed" against the goal, None without one."""
         if self.goal is None:
             return None
         return "met" if self.goal.met(self.value, self.ratio) else "missed"
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "value": self.value, "unit": self.unit, "runs": list(self.runs),
-                "baseline": self.baseline, "ratio": self.ratio,
-                "ratio_runs": list(self.ratio_runs) if self.ratio_runs else None,
-                "goal": self.goal.describe(self.unit) if self.goal else None, "verdict": self.verdict,
-                "setup": self.setup, "extra": self.extra}
+        return {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "runs": list(self.runs),
+            "baseline": self.baseline,
+            "ratio": self.ratio,
+            "ratio_runs": list(self.ratio_runs) if self.ratio_runs else None,
+            "goal": self.goal.describe(self.unit) if self.goal else None,
+            "verdict": self.verdict,
+            "setup": self.setup,
+            "extra": self.extra,
+        }
 
 
 def rotated(items: list, shift: int) -> list:

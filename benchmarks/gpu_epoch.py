@@ -35,8 +35,10 @@ def measure(sizes: Sizes, repeats: int, device: str = "cuda") -> list[Figure]:
     smoke test runs the same code on the CPU."""
     train = load_dataset(f"synthetic:train={sizes.gpu_train_images},test=1", "train")
     loader = BatchLoader(train.images, train.labels, sizes.gpu_batch, device, train=True, seed=0)
-    parts = {name: train_parts(backend, sizes.gpu_batch, device, amp=True, channels_last=True)
-             for name, backend in VARIANTS.items()}
+    parts = {
+        name: train_parts(backend, sizes.gpu_batch, device, amp=True, channels_last=True)
+        for name, backend in VARIANTS.items()
+    }
     for p in parts.values():  # warm-up: cuDNN autotuning, cuFFT plans, the allocator
         p.epoch(list(itertools.islice(loader, max(sizes.warmup_steps, 1))))
     epoch_s: dict[str, list[float]] = {name: [] for name in VARIANTS}
@@ -46,17 +48,34 @@ def measure(sizes: Sizes, repeats: int, device: str = "cuda") -> list[Figure]:
             epoch_s[name].append(parts[name].epoch(loader)["seconds"])  # ends with .item(): GPU work is done
     epochs, adv_steps = paper_plan()
     scale = CIFAR10_TRAIN / len(train)  # epoch time per CIFAR-10-sized epoch
-    hours = [epochs * scale * ((2 + adv_steps + 1) * n + m) / 3600
-             for n, m in zip(epoch_s["natural"], epoch_s["masked"])]
-    setup = (f"ResNet-20 training epoch of {len(train):,} synthetic images on {device}, data on the device, "
-             f"batch {sizes.gpu_batch}, amp, channels_last; projection: {epochs} epochs x (natural + gauss + "
-             f"masked + adversarial PGD-{adv_steps} = {adv_steps + 1}x natural) on 50,000 images, "
-             "training only")
-    ratios = [m / n for m, n in zip(epoch_s["masked"], epoch_s["natural"])]
+    hours = [
+        epochs * scale * ((2 + adv_steps + 1) * n + m) / 3600
+        for n, m in zip(epoch_s["natural"], epoch_s["masked"], strict=False)
+    ]
+    setup = (
+        f"ResNet-20 training epoch of {len(train):,} synthetic images on {device}, data on the device, "
+        f"batch {sizes.gpu_batch}, amp, channels_last; projection: {epochs} epochs x (natural + gauss + "
+        f"masked + adversarial PGD-{adv_steps} = {adv_steps + 1}x natural) on 50,000 images, "
+        "training only"
+    )
+    ratios = [m / n for m, n in zip(epoch_s["masked"], epoch_s["natural"], strict=False)]
     return [
         Figure("gpu.natural.epoch_s", "GPU epoch, natural", "s", epoch_s["natural"], setup=setup),
-        Figure("gpu.masked.epoch_s", "GPU epoch, masked", "s", epoch_s["masked"], baseline="natural",
-               ratio_runs=ratios, setup=setup),
-        Figure("gpu.paper_projection_h", "reproduce --preset paper (projected)", "h", hours, setup=setup,
-               extra={"epochs": epochs, "adv_steps": adv_steps, "scaled_to_images": CIFAR10_TRAIN}),
+        Figure(
+            "gpu.masked.epoch_s",
+            "GPU epoch, masked",
+            "s",
+            epoch_s["masked"],
+            baseline="natural",
+            ratio_runs=ratios,
+            setup=setup,
+        ),
+        Figure(
+            "gpu.paper_projection_h",
+            "reproduce --preset paper (projected)",
+            "h",
+            hours,
+            setup=setup,
+            extra={"epochs": epochs, "adv_steps": adv_steps, "scaled_to_images": CIFAR10_TRAIN},
+        ),
     ]

@@ -35,8 +35,10 @@ def busy_warning(machine: dict) -> str | None:
     load, cpus = machine["load_average_start"], machine["usable_cpus"] or 1
     if load is None or load[0] < cpus / 2:
         return None
-    return (f"the machine is busy (load average {load[0]:.1f} on {cpus} CPUs): figures will be noisy; "
-            "measure on an idle machine, or with --threads 1")
+    return (
+        f"the machine is busy (load average {load[0]:.1f} on {cpus} CPUs): figures will be noisy; "
+        "measure on an idle machine, or with --threads 1"
+    )
 
 
 def machine_info(device: str) -> dict:

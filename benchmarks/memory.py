@@ -23,9 +23,11 @@ from specreg_cli.checkpoint import make_meta, save_checkpoint
 
 LOG_TAIL = 2000  # characters of the child's output shown when it fails
 # argv: result file, command...; runs the command, writes its ru_maxrss, exits with its exit code
-LAUNCHER = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
-            "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
-            "sys.exit(code)")
+LAUNCHER = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+    "sys.exit(code)"
+)
 
 
 def measure(sizes: Sizes, repeats: int) -> list[Figure]:
@@ -36,20 +38,43 @@ def measure(sizes: Sizes, repeats: int) -> list[Figure]:
         run_dir = Path(tmp) / "untrained-resnet20"
         meta = make_meta(RESNET20, "natural", {"name": "synthetic"}, 0, 0, {"dataset": dataset})
         save_checkpoint(run_dir / "model.pt", resnet20(), meta)
-        command = [sys.executable, "-m", "specreg_cli", "eval-corruptions", str(run_dir),
-                   "--dataset", dataset, "--corruptions", ",".join(sizes.eval_corruptions),
-                   "--severities", "1-5", "--device", "cpu", "--out", str(Path(tmp) / "corruptions.json")]
+        command = [
+            sys.executable,
+            "-m",
+            "specreg_cli",
+            "eval-corruptions",
+            str(run_dir),
+            "--dataset",
+            dataset,
+            "--corruptions",
+            ",".join(sizes.eval_corruptions),
+            "--severities",
+            "1-5",
+            "--device",
+            "cpu",
+            "--out",
+            str(Path(tmp) / "corruptions.json"),
+        ]
         peak = peak_rss_mib(command)
         base = peak_rss_mib(command + ["--n-examples", str(sizes.memory_baseline_images)])
     quick = " (quick)" if sizes.quick else ""
-    setup = (f"peak RSS of a child `specreg eval-corruptions` over {sizes.memory_images:,} synthetic test "
-             f"images x {len(sizes.eval_corruptions)} corruptions x 5 severities, untrained ResNet-20, CPU, "
-             f"one run; baseline: the same command with --n-examples {sizes.memory_baseline_images}")
-    return [Figure("memory.eval_corruptions.peak_rss_mib",
-                   f"eval-corruptions peak RSS, {sizes.memory_images:,} images{quick}", "MiB", [peak],
-                   baseline=f"{sizes.memory_baseline_images} images: {base:,.0f} MiB",
-                   ratio_runs=[peak / base], setup=setup,
-                   extra={"baseline_mib": base, "command": command[1:]})]
+    setup = (
+        f"peak RSS of a child `specreg eval-corruptions` over {sizes.memory_images:,} synthetic test "
+        f"images x {len(sizes.eval_corruptions)} corruptions x 5 severities, untrained ResNet-20, CPU, "
+        f"one run; baseline: the same command with --n-examples {sizes.memory_baseline_images}"
+    )
+    return [
+        Figure(
+            "memory.eval_corruptions.peak_rss_mib",
+            f"eval-corruptions peak RSS, {sizes.memory_images:,} images{quick}",
+            "MiB",
+            [peak],
+            baseline=f"{sizes.memory_baseline_images} images: {base:,.0f} MiB",
+            ratio_runs=[peak / base],
+            setup=setup,
+            extra={"baseline_mib": base, "command": command[1:]},
+        )
+    ]
 
 
 def peak_rss_mib(command: list[str]) -> float:
@@ -63,8 +88,13 @@ def peak_rss_mib(command: list[str]) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the same threads as this process
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as log:
         result = Path(tmp) / "maxrss"
-        code = subprocess.call([sys.executable, "-c", LAUNCHER, str(result), *command], stdout=log,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        code = subprocess.call(
+            [sys.executable, "-c", LAUNCHER, str(result), *command],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
         if code != 0:
             log.seek(0)
             tail = log.read().decode(errors="replace")[-LOG_TAIL:]

@@ -28,7 +28,18 @@ def measure(sizes: Sizes, repeats: int) -> list[Figure]:
         loader_s.append(timed.seconds)
         epoch_s.append(row["seconds"])
         shares.append(100 * timed.seconds / row["seconds"])
-    setup = (f"one epoch of {len(train):,} synthetic images, ResNet-20 natural, batch {sizes.train_batch}, "
-             "CPU; time inside BatchLoader / epoch time")
-    return [Figure("pipeline.share", "data pipeline share of epoch", "%", shares, goal=SHARE_GOAL,
-                   setup=setup, extra={"loader_s": loader_s, "epoch_s": epoch_s, "images": len(train)})]
+    setup = (
+        f"one epoch of {len(train):,} synthetic images, ResNet-20 natural, batch {sizes.train_batch}, "
+        "CPU; time inside BatchLoader / epoch time"
+    )
+    return [
+        Figure(
+            "pipeline.share",
+            "data pipeline share of epoch",
+            "%",
+            shares,
+            goal=SHARE_GOAL,
+            setup=setup,
+            extra={"loader_s": loader_s, "epoch_s": epoch_s, "images": len(train)},
+        )
+    ]

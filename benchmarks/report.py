@@ -29,17 +29,24 @@ def fmt(x: float | None) -> str:
 
 def render_table(figures: Sequence[Figure], machine: dict, repeats: int, console: Console) -> None:
     """Print the figures as one table (figure, value, unit, baseline, ratio, goal, verdict)."""
-    table = Table(title=f"specreg benchmarks: medians of {repeats} run(s) on {machine['device_name']}, "
-                        f"{machine['torch_threads']} torch thread(s)", title_justify="left")
+    table = Table(
+        title=f"specreg benchmarks: medians of {repeats} run(s) on {machine['device_name']}, "
+        f"{machine['torch_threads']} torch thread(s)",
+        title_justify="left",
+    )
     for column in ("figure", "value", "unit", "baseline", "ratio", "goal", "verdict"):
-        table.add_column(column, justify="right" if column in ("value", "ratio") else "left",
-                         overflow="fold")
+        table.add_column(column, justify="right" if column in ("value", "ratio") else "left", overflow="fold")
     for f in figures:
         verdict = f.verdict or ""
-        table.add_row(f.name, fmt(f.value), f.unit, f.baseline or "-",
-                      "-" if f.ratio is None else f"{fmt(f.ratio)}x",
-                      f.goal.describe(f.unit) if f.goal else "-",
-                      f"[{VERDICT_STYLE[verdict]}]{verdict}[/]" if verdict else "-")
+        table.add_row(
+            f.name,
+            fmt(f.value),
+            f.unit,
+            f.baseline or "-",
+            "-" if f.ratio is None else f"{fmt(f.ratio)}x",
+            f.goal.describe(f.unit) if f.goal else "-",
+            f"[{VERDICT_STYLE[verdict]}]{verdict}[/]" if verdict else "-",
+        )
     if not console.is_terminal and console.width < TABLE_WIDTH:  # a pipe or a file gets 80 columns by default
         console = Console(file=console.file, width=TABLE_WIDTH, no_color=console.no_color)
     console.print(table)
@@ -51,12 +58,16 @@ def render_table(figures: Sequence[Figure], machine: dict, repeats: int, console
             console.print(f"[dim]{group}: {setup}[/dim]", highlight=False)
     for f in figures:
         if f.key == HEADLINE:
-            console.print(f"[bold]headline:[/bold] a masked training step (default backend) costs {fmt(f.ratio)}x a "
-                          f"natural one (goal {f.goal.describe(f.unit)}: {f.verdict})", highlight=False)
+            console.print(
+                f"[bold]headline:[/bold] a masked training step (default backend) costs {fmt(f.ratio)}x a "
+                f"natural one (goal {f.goal.describe(f.unit)}: {f.verdict})",
+                highlight=False,
+            )
 
 
-def write_json(path: str | Path, figures: Sequence[Figure], machine: dict, settings: dict,
-               skipped: dict[str, str]) -> Path:
+def write_json(
+    path: str | Path, figures: Sequence[Figure], machine: dict, settings: dict, skipped: dict[str, str]
+) -> Path:
     """Write every figure (median, runs, ratio, goal, verdict), the machine and the settings atomically."""
     document = {
         "machine": machine,

@@ -37,7 +37,16 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(label="quick", repeats=2, train_steps=3, warmup_steps=1,
-              pipeline_dataset="synthetic:train=1280,test=1", eval_dataset="synthetic:train=1,test=256",
-              corruption_images=1_000, pgd_batch=64, memory_images=1_000, memory_baseline_images=100,
-              gpu_train_images=10_000)
+QUICK = Sizes(
+    label="quick",
+    repeats=2,
+    train_steps=3,
+    warmup_steps=1,
+    pipeline_dataset="synthetic:train=1280,test=1",
+    eval_dataset="synthetic:train=1,test=256",
+    corruption_images=1_000,
+    pgd_batch=64,
+    memory_images=1_000,
+    memory_baseline_images=100,
+    gpu_train_images=10_000,
+)

@@ -41,13 +41,17 @@ def groups_for(device: str) -> tuple[dict[str, Group], dict[str, str]]:
     if device == "cuda" and torch.cuda.is_available():
         groups["GPU epoch"] = functools.partial(gpu_epoch.measure, device="cuda")
     else:
-        skipped["GPU epoch"] = ("no CUDA GPU visible" if device == "cuda" else
-                                "--device cpu (pass --device cuda on a machine with a GPU)")
+        skipped["GPU epoch"] = (
+            "no CUDA GPU visible"
+            if device == "cuda"
+            else "--device cpu (pass --device cuda on a machine with a GPU)"
+        )
     return groups, skipped
 
 
-def run_suite(sizes: Sizes, repeats: int, groups: dict[str, Group],
-              show_progress: bool = True) -> tuple[list[Figure], dict[str, float]]:
+def run_suite(
+    sizes: Sizes, repeats: int, groups: dict[str, Group], show_progress: bool = True
+) -> tuple[list[Figure], dict[str, float]]:
     """Run ``groups`` one after the other: (their figures in order, {group: wall-clock seconds})."""
     figures: list[Figure] = []
     seconds: dict[str, float] = {}

@@ -31,15 +31,29 @@ def measure(sizes: Sizes, repeats: int) -> list[Figure]:
                 busy[name] += parts[name].epoch([batch])["seconds"]
         for name, seconds in busy.items():
             speed[name].append(sizes.train_steps * sizes.train_batch / seconds)
-    setup = (f"ResNet-20, batch {sizes.train_batch}, {sizes.train_steps} timed steps per variant per repeat, "
-             "variants taking turns step by step (forward, backward, SGD step, mask clamp), CPU")
-    figures = [Figure("train.natural.images_per_s", "train, natural", "images/s", speed["natural"],
-                      setup=setup)]
+    setup = (
+        f"ResNet-20, batch {sizes.train_batch}, {sizes.train_steps} timed steps per variant per repeat, "
+        "variants taking turns step by step (forward, backward, SGD step, mask clamp), CPU"
+    )
+    figures = [
+        Figure("train.natural.images_per_s", "train, natural", "images/s", speed["natural"], setup=setup)
+    ]
     for name, backend in VARIANTS.items():
         if backend is None:
             continue
-        ratios = [n / m for n, m in zip(speed["natural"], speed[name])]  # step time masked / natural
-        figures.append(Figure(f"train.{name}.images_per_s", f"train, masked {backend}", "images/s",
-                              speed[name], baseline="natural (time ratio)", ratio_runs=ratios,
-                              goal=MASKED_GOAL, setup=setup))
+        ratios = [
+            n / m for n, m in zip(speed["natural"], speed[name], strict=False)
+        ]  # step time masked / natural
+        figures.append(
+            Figure(
+                f"train.{name}.images_per_s",
+                f"train, masked {backend}",
+                "images/s",
+                speed[name],
+                baseline="natural (time ratio)",
+                ratio_runs=ratios,
+                goal=MASKED_GOAL,
+                setup=setup,
+            )
+        )
     return figures

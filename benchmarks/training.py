@@ -29,18 +29,34 @@ class TrainParts:
         (``seconds``, ``images_per_s``, ...). The global RNG (reseeded at every step) is restored after."""
         device = self.trainer.device
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            return self.trainer._train_epoch(0, self.model, self.optimizer, self.scheduler, batches, None,
-                                             SilentProgress())
+            return self.trainer._train_epoch(
+                0, self.model, self.optimizer, self.scheduler, batches, None, SilentProgress()
+            )
 
 
-def train_parts(backend: str | None, batch_size: int, device: str = "cpu", amp: bool = False,
-                channels_last: bool = False, seed: int = 0) -> TrainParts:
+def train_parts(
+    backend: str | None,
+    batch_size: int,
+    device: str = "cpu",
+    amp: bool = False,
+    channels_last: bool = False,
+    seed: int = 0,
+) -> TrainParts:
     """A ResNet-20 training setup: natural when ``backend`` is None, else masked with that spectral backend
-    ("auto" | "fft" | "circulant" | "dft"). Nothing is written to disk (the run directory is never created)."""
-    config = TrainConfig(method="natural" if backend is None else "masked",
-                         mask={} if backend is None else {"backend": backend}, arch="resnet20",
-                         dataset=f"synthetic:train={batch_size},test=1", batch_size=batch_size, epochs=1,
-                         device=device, amp=amp, channels_last=channels_last, seed=seed)
+    ("auto" | "fft" | "circulant" | "dft"). Nothing is written to disk (the run directory is never
+    created)."""
+    config = TrainConfig(
+        method="natural" if backend is None else "masked",
+        mask={} if backend is None else {"backend": backend},
+        arch="resnet20",
+        dataset=f"synthetic:train={batch_size},test=1",
+        batch_size=batch_size,
+        epochs=1,
+        device=device,
+        amp=amp,
+        channels_last=channels_last,
+        seed=seed,
+    )
     with tempfile.TemporaryDirectory() as tmp:  # the Trainer only reads the folder until it trains
         trainer = Trainer(config, Path(tmp) / "unused-run")
     with torch.random.fork_rng():

@@ -16,8 +16,9 @@ _CPU_CHUNK = 128  # images per pass on the CPU: the float64 copy (3 MB) stays in
 _GPU_CHUNK = 16384  # on a GPU the mean takes 1,024 kernel launches per chunk: keep chunks large
 
 
-def contrast(images: torch.Tensor, severity: int, seed: int = 0, indices: torch.Tensor | None = None
-             ) -> torch.Tensor:
+def contrast(
+    images: torch.Tensor, severity: int, seed: int = 0, indices: torch.Tensor | None = None
+) -> torch.Tensor:
     """Contrast, c = (.75, .5, .4, .3, .15) for severity 1..5: ``(u - mu) * c + mu`` per channel.
 
     ``u = x / 255`` in float64 and ``mu`` = the mean of each channel of the image over height and

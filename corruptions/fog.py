@@ -42,8 +42,9 @@ def plasma_fractal(seed: int, severity: int, indices, device=None) -> torch.Tens
     return plasma_from_uniforms(uniforms(key, idx, UNIFORMS_PER_MAP), decay)  # (N, 32, 32)
 
 
-def fog(images: torch.Tensor, severity: int, seed: int = 0, indices: torch.Tensor | None = None
-        ) -> torch.Tensor:
+def fog(
+    images: torch.Tensor, severity: int, seed: int = 0, indices: torch.Tensor | None = None
+) -> torch.Tensor:
     """Fog, (t, d) = (.2, 3), (.5, 3), (.75, 2.5), (1, 2), (1.5, 1.75) for severity 1..5.
 
     With ``u = x / 255`` (float64), ``m`` = the maximum of ``u`` over the whole image (one scalar per

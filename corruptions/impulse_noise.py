@@ -12,8 +12,9 @@ AMOUNTS = (0.01, 0.02, 0.03, 0.05, 0.07)  # probability that a value is replaced
 _CPU_CHUNK = 256  # images per pass on the CPU: ~6 MB of int64 words, about what stays in cache
 
 
-def impulse_noise(images: torch.Tensor, severity: int, seed: int = 0, indices: torch.Tensor | None = None
-                  ) -> torch.Tensor:
+def impulse_noise(
+    images: torch.Tensor, severity: int, seed: int = 0, indices: torch.Tensor | None = None
+) -> torch.Tensor:
     """Impulse noise, amount c = (.01, .02, .03, .05, .07) for severity 1..5: each value -> 255 or 0 w.p. c.
 
     Each of the H*W*3 values of an image is treated independently (channels are not tied): with

@@ -40,8 +40,10 @@ def plasma_from_uniforms(uniforms: torch.Tensor, decay: float) -> torch.Tensor:
         (torch.Size([2, 32, 32]), 0.0, 1.0)
     """
     if uniforms.ndim != 2 or uniforms.shape[1] != UNIFORMS_PER_MAP or uniforms.dtype != torch.float64:
-        raise ValueError(f"uniforms must be float64 with shape (N, {UNIFORMS_PER_MAP}), got "
-                         f"{uniforms.dtype} {tuple(uniforms.shape)}")
+        raise ValueError(
+            f"uniforms must be float64 with shape (N, {UNIFORMS_PER_MAP}), got "
+            f"{uniforms.dtype} {tuple(uniforms.shape)}"
+        )
     n_maps = uniforms.shape[0]
     grid = torch.zeros(n_maps, SIZE, SIZE, dtype=torch.float64, device=uniforms.device)  # (N, 32, 32)
     w = START_AMPLITUDE
@@ -51,7 +53,7 @@ def plasma_from_uniforms(uniforms: torch.Tensor, decay: float) -> torch.Tensor:
         """``total / 4 + w * U(-w, w)``, as ``array / 4 + wibble * np.random.uniform(-wibble, wibble)``."""
         nonlocal used
         k = total.shape[1] * total.shape[2]
-        u = uniforms[:, used:used + k].view_as(total)  # (N, n, n)
+        u = uniforms[:, used : used + k].view_as(total)  # (N, n, n)
         used += k
         # numpy's uniform(low, high) is low + (high - low) * random_sample(); high - low = 2w exactly
         return total / 4 + w * (-w + (2 * w) * u)

@@ -24,10 +24,25 @@ CORRUPTIONS: tuple[str, ...] = tuple(REGISTRY)  # what this package can generate
 # The released CIFAR-10-C file stems: the 15 benchmark corruptions, then the 4 extra ones, in the
 # order of the reference generator (hendrycks/robustness, make_cifar_c.py).
 RELEASED_CORRUPTIONS: tuple[str, ...] = (
-    "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
-    "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
     "jpeg_compression",
-    "speckle_noise", "gaussian_blur", "spatter", "saturate",
+    "speckle_noise",
+    "gaussian_blur",
+    "spatter",
+    "saturate",
 )
 
 
@@ -42,8 +57,9 @@ def get_corruption(name: str) -> CorruptionFn:
         return REGISTRY[name]
     choices = ", ".join(CORRUPTIONS)
     if name in RELEASED_CORRUPTIONS:
-        raise ValueError(f"corruption {name!r} is part of CIFAR-10-C but not implemented here; "
-                         f"choose one of: {choices}")
+        raise ValueError(
+            f"corruption {name!r} is part of CIFAR-10-C but not implemented here; choose one of: {choices}"
+        )
     raise ValueError(f"unknown corruption {name!r}; choose one of: {choices}")
 
 
@@ -105,8 +121,10 @@ def _check_start_index(start_index) -> int:
 def _numpy_to_tensor(images: np.ndarray) -> torch.Tensor:
     """A CPU tensor sharing memory with ``images`` where possible (never written to)."""
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
-        raise ValueError(f"images must be uint8 with shape (N, 32, 32, 3) (NHWC, RGB); "
-                         f"got {images.dtype} with shape {images.shape}")
+        raise ValueError(
+            f"images must be uint8 with shape (N, 32, 32, 3) (NHWC, RGB); "
+            f"got {images.dtype} with shape {images.shape}"
+        )
     if not images.flags.writeable or not images.flags.c_contiguous:
         images = np.array(images, order="C")  # torch.from_numpy warns on read-only arrays
     return torch.from_numpy(images)

@@ -61,22 +61,37 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.exists():
-        raise SpecregError(f"checkpoint {path} not found",
-                           hint="pass a run directory made by `specreg train` or its model.pt")
+        raise SpecregError(
+            f"checkpoint {path} not found",
+            hint="pass a run directory made by `specreg train` or its model.pt",
+        )
     return path
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> None:
     """Write model weights and ``meta`` atomically (temp file + rename)."""
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "state_dict": model.state_dict(), "meta": meta}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "state_dict": model.state_dict(),
+        "meta": meta,
+    }
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         # through a file object: torch names the archive's root folder after a *path*, and the temp
         # file's random name would make identical checkpoints hash differently
         torch.save(payload, fh)
 
 
-def make_meta(model_config: dict, method: str, dataset: dict, epoch: int, epochs: int, config: dict,
-              method_options: dict | None = None, resume: dict | None = None) -> dict:
+def make_meta(
+    model_config: dict,
+    method: str,
+    dataset: dict,
+    epoch: int,
+    epochs: int,
+    config: dict,
+    method_options: dict | None = None,
+    resume: dict | None = None,
+) -> dict:
     """The metadata dict every checkpoint carries (see the module docstring)."""
     from specreg_cli import __version__
     from specreg_cli.models.normalize import CIFAR10_MEAN, CIFAR10_STD
@@ -99,11 +114,17 @@ def _torch_load(path: Path) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise SpecregError(f"{path} needs arbitrary unpickling, which specreg refuses (weights_only=True)",
-                           hint="load it in trusted code and re-save its state_dict with `specreg train` tooling") from None
-    except Exception as exc:  # a damaged file fails in many layers (zip, unpickler, storage); same fix for all
-        raise SpecregError(f"{path} is truncated or not a PyTorch file ({exc.__class__.__name__})",
-                           hint="re-run the training or copy the file again") from None
+        raise SpecregError(
+            f"{path} needs arbitrary unpickling, which specreg refuses (weights_only=True)",
+            hint="load it in trusted code and re-save its state_dict with `specreg train` tooling",
+        ) from None
+    except (
+        Exception
+    ) as exc:  # a damaged file fails in many layers (zip, unpickler, storage); same fix for all
+        raise SpecregError(
+            f"{path} is truncated or not a PyTorch file ({exc.__class__.__name__})",
+            hint="re-run the training or copy the file again",
+        ) from None
 
 
 def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> Checkpoint:
@@ -111,16 +132,21 @@ def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> Check
     path = resolve_checkpoint_path(path)
     payload = _torch_load(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise SpecregError(f"{path} is not a specreg checkpoint",
-                           hint="pass a model.pt written by `specreg train`")
+        raise SpecregError(
+            f"{path} is not a specreg checkpoint", hint="pass a model.pt written by `specreg train`"
+        )
     if payload.get("format_version", 0) > FORMAT_VERSION:
-        raise SpecregError(f"{path} was written by a newer specreg (format {payload['format_version']})",
-                           hint="upgrade specreg")
+        raise SpecregError(
+            f"{path} was written by a newer specreg (format {payload['format_version']})",
+            hint="upgrade specreg",
+        )
     meta = payload["meta"]
     arch = meta.get("model", {}).get("arch")
     if expected_arch is not None and arch != expected_arch:
-        raise SpecregError(f"{path} holds a {arch} model, expected {expected_arch}",
-                           hint=f"use --arch {arch} or another checkpoint")
+        raise SpecregError(
+            f"{path} holds a {arch} model, expected {expected_arch}",
+            hint=f"use --arch {arch} or another checkpoint",
+        )
     return Checkpoint(path, payload["state_dict"], meta, file_sha256(path))
 
 
@@ -131,8 +157,10 @@ def test_set_warnings(checkpoints: list[Checkpoint], test_identity: dict) -> lis
     for checkpoint in checkpoints:
         recorded = (checkpoint.meta.get("test_dataset") or {}).get("sha256")
         if recorded and test_identity.get("sha256") and recorded != test_identity["sha256"]:
-            warnings.append(f"{checkpoint.run_name} was trained alongside a different test split "
-                            f"(sha256 {recorded} vs {test_identity['sha256']} now)")
+            warnings.append(
+                f"{checkpoint.run_name} was trained alongside a different test split "
+                f"(sha256 {recorded} vs {test_identity['sha256']} now)"
+            )
     return warnings
 
 

@@ -41,9 +41,14 @@ def _npy_header(shape: tuple[int, ...]) -> dict:
     return {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
 
 
-def write_corruption_file(path: str | Path, images: np.ndarray, name: str, seed: int = 0,
-                          batch_size: int = DEFAULT_BATCH_SIZE,
-                          on_batch: Callable[[int], None] | None = None) -> Path:
+def write_corruption_file(
+    path: str | Path,
+    images: np.ndarray,
+    name: str,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[int], None] | None = None,
+) -> Path:
     """Write one ``<name>.npy``: uint8 (5N, 32, 32, 3), severity blocks 1..5, atomically; returns the path.
 
     ``images`` is uint8 (N, 32, 32, 3). Image i of severity s is ``corrupt(images[i:i+1], name, s, seed,
@@ -55,7 +60,7 @@ def write_corruption_file(path: str | Path, images: np.ndarray, name: str, seed:
         np.lib.format.write_array_header_1_0(fh, _npy_header((len(SEVERITIES) * n, *images.shape[1:])))
         for severity in SEVERITIES:
             for start in range(0, n, batch_size):
-                batch = np.ascontiguousarray(images[start:start + batch_size])  # (B, 32, 32, 3) uint8
+                batch = np.ascontiguousarray(images[start : start + batch_size])  # (B, 32, 32, 3) uint8
                 out = corruptions.corrupt(batch, name, severity, seed=seed, start_index=start)
                 fh.write(np.ascontiguousarray(out, dtype=np.uint8).data)
                 if on_batch is not None:
@@ -73,9 +78,16 @@ def write_labels_file(path: str | Path, labels: np.ndarray) -> Path:
     return Path(path)
 
 
-def write_cifar10c(out_dir: str | Path, images: np.ndarray, labels: np.ndarray, names: Sequence[str],
-                   seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, provenance: dict | None = None,
-                   progress: ProgressFn | None = None) -> list[Path]:
+def write_cifar10c(
+    out_dir: str | Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    provenance: dict | None = None,
+    progress: ProgressFn | None = None,
+) -> list[Path]:
     """Write a CIFAR-10-C folder from clean test images; returns the written paths.
 
     Args:
@@ -100,6 +112,7 @@ def write_cifar10c(out_dir: str | Path, images: np.ndarray, labels: np.ndarray, 
     done = 0
     paths = []
     for name in names:
+
         def on_batch(severity: int, name: str = name) -> None:
             nonlocal done
             done += 1
@@ -108,8 +121,14 @@ def write_cifar10c(out_dir: str | Path, images: np.ndarray, labels: np.ndarray, 
 
         paths.append(write_corruption_file(out_dir / f"{name}.npy", images, name, seed, batch_size, on_batch))
     paths.append(write_labels_file(out_dir / "labels.npy", labels))
-    sidecar = {"layout": "cifar10-c", "n": len(images), "severities": list(SEVERITIES),
-               "corruptions": list(names), "seed": seed, **(provenance or {})}
+    sidecar = {
+        "layout": "cifar10-c",
+        "n": len(images),
+        "severities": list(SEVERITIES),
+        "corruptions": list(names),
+        "seed": seed,
+        **(provenance or {}),
+    }
     write_text_atomic(out_dir / SIDECAR_NAME, json.dumps(sidecar, indent=1, sort_keys=True) + "\n")
     paths.append(out_dir / SIDECAR_NAME)
     return paths

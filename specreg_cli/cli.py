@@ -36,8 +36,12 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Robustness evaluation of spectral-mask regularised CNNs on CIFAR-10(-C)."""
 
@@ -51,7 +55,9 @@ def main() -> None:
         app()
     except SpecregError as error:
         hint = f" [dim]({error.hint})[/dim]" if error.hint else ""
-        err_console.print(f"[bold red]error:[/bold red] {error.message}{hint}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/bold red] {error.message}{hint}", highlight=False, soft_wrap=True
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("[bold red]interrupted[/bold red]")

@@ -21,7 +21,8 @@ err_console = Console(stderr=True)
 
 
 def make_progress(transient: bool = False) -> Progress:
-    """A progress bar with a description, a bar, done/total, elapsed and remaining time, and a free-text field."""
+    """A progress bar with a description, a bar, done/total, elapsed and remaining time, and a free-text
+    field."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -16,5 +16,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SpecregError("--device cuda was asked for but no CUDA GPU is visible", hint="use --device cpu or auto")
+        raise SpecregError(
+            "--device cuda was asked for but no CUDA GPU is visible", hint="use --device cpu or auto"
+        )
     return torch.device(name)

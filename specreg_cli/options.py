@@ -14,19 +14,39 @@ import typer
 
 from specreg_cli.data.datasets import DEFAULT_DATA_DIR
 
-DeviceOption = Annotated[str, typer.Option(
-    "--device", help="Where models run: auto (cuda when visible, else cpu) | cpu | cuda.")]
-SeedOption = Annotated[int, typer.Option(
-    "--seed", help="Seed for every random choice of the command (same seed, same bytes).")]
-DatasetOption = Annotated[str, typer.Option(
-    "--dataset", help="synthetic (built-in, offline; options like synthetic:train=5000,test=2000,seed=0) | cifar10.")]
-DataDirOption = Annotated[Path, typer.Option(
-    "--data-dir", help="Folder holding cifar-10-batches-py (cifar10 only).")]
-DownloadOption = Annotated[bool, typer.Option(
-    "--download/--no-download", help="Download CIFAR-10 into --data-dir when it is missing.")]
+DeviceOption = Annotated[
+    str, typer.Option("--device", help="Where models run: auto (cuda when visible, else cpu) | cpu | cuda.")
+]
+SeedOption = Annotated[
+    int, typer.Option("--seed", help="Seed for every random choice of the command (same seed, same bytes).")
+]
+DatasetOption = Annotated[
+    str,
+    typer.Option(
+        "--dataset",
+        help="synthetic (built-in, offline; options like synthetic:train=5000,test=2000,seed=0) | cifar10.",
+    ),
+]
+DataDirOption = Annotated[
+    Path, typer.Option("--data-dir", help="Folder holding cifar-10-batches-py (cifar10 only).")
+]
+DownloadOption = Annotated[
+    bool,
+    typer.Option("--download/--no-download", help="Download CIFAR-10 into --data-dir when it is missing."),
+]
 BatchSizeOption = Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")]
-NExamplesOption = Annotated[int | None, typer.Option(
-    "--n-examples", min=1, help="Evaluate only the first N test images (default: all).")]
+NExamplesOption = Annotated[
+    int | None,
+    typer.Option("--n-examples", min=1, help="Evaluate only the first N test images (default: all)."),
+]
 
-__all__ = ["DEFAULT_DATA_DIR", "BatchSizeOption", "DataDirOption", "DatasetOption", "DeviceOption",
-           "DownloadOption", "NExamplesOption", "SeedOption"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "BatchSizeOption",
+    "DataDirOption",
+    "DatasetOption",
+    "DeviceOption",
+    "DownloadOption",
+    "NExamplesOption",
+    "SeedOption",
+]

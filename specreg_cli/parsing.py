@@ -28,7 +28,7 @@ def parse_pixel_value(text: str, option: str = "value") -> float:
     except (ValueError, ZeroDivisionError):
         raise SpecregError(
             f"{option} must be a number or a fraction like 8/255, got {text!r}",
-            hint=f"e.g. {option if option.startswith('--') else '--eps'} 8/255"
+            hint=f"e.g. {option if option.startswith('--') else '--eps'} 8/255",
         ) from None
     if value < 0 or math.isnan(value):
         raise SpecregError(f"{option} must be >= 0, got {text!r}")
@@ -71,8 +71,11 @@ def format_pixel_value(value: float, sep: str = "/") -> str:
 
 
 def parse_pixel_values(texts: Iterable[str], option: str = "value") -> list[float]:
-    """Parse several pixel-scale numbers; each item may itself be comma-separated: ``["0,2/255", "8/255"]``."""
-    return [parse_pixel_value(part, option) for text in texts for part in str(text).split(",") if part.strip()]
+    """Parse several pixel-scale numbers; each item may itself be comma-separated:
+    ``["0,2/255", "8/255"]``."""
+    return [
+        parse_pixel_value(part, option) for text in texts for part in str(text).split(",") if part.strip()
+    ]
 
 
 def parse_severities(text: str, valid: Sequence[int] = (1, 2, 3, 4, 5)) -> list[int]:

@@ -71,8 +71,14 @@ def training_curves(runs: list[RunInfo], path: Path) -> Path | None:
         color, marker = method_color(method), MARKERS[markers[method] % len(MARKERS)]
         m = run.metrics
         acc_axes.plot(m["epoch"], 100 * m["train_acc"], color=color, marker=marker, label=f"{run.name} train")
-        acc_axes.plot(m["epoch"], 100 * m["test_acc"], color=color, marker=marker, linestyle="--",
-                      label=f"{run.name} test")
+        acc_axes.plot(
+            m["epoch"],
+            100 * m["test_acc"],
+            color=color,
+            marker=marker,
+            linestyle="--",
+            label=f"{run.name} test",
+        )
         gap_axes.plot(m["epoch"], 100 * m["gap"], color=color, marker=marker, label=run.name)
     acc_axes.set(xlabel="epoch", ylabel="accuracy (%)", title="train (solid) and test (dashed) accuracy")
     gap_axes.set(xlabel="epoch", ylabel="train - test accuracy (points)", title="generalisation gap")
@@ -105,8 +111,13 @@ def severity_curves(report: Report, path: Path) -> Path | None:
                 err = [100 * (0 if pd.isna(clean.loc[label, "std"]) else clean.loc[label, "std"]), *err]
             color = method_color(str(rows["method"].iloc[0]))
             axes.errorbar(x, y, yerr=err, color=color, marker="o", capsize=3, label=label)
-        axes.set(title=corruption, xlabel="severity (0 = clean)", ylabel="accuracy (%)", xticks=range(0, 6),
-                 ylim=(-2, 102))
+        axes.set(
+            title=corruption,
+            xlabel="severity (0 = clean)",
+            ylabel="accuracy (%)",
+            xticks=range(0, 6),
+            ylim=(-2, 102),
+        )
         axes.grid(alpha=0.3)
     axes_list[0].legend(fontsize=7)
     figure.tight_layout()
@@ -144,14 +155,25 @@ def mask_heatmaps(run: RunInfo, path: Path) -> Path | None:
     for axes, (name, mask) in zip(grid.flat, masks.items(), strict=False):  # the grid may have spare cells
         height, width = mask.shape
         bottom = -(height // 2) - 0.5  # fftshift puts frequency -(H//2) in row 0
-        image = axes.imshow(mask, vmin=0, vmax=1, cmap="viridis", aspect="auto", interpolation="nearest",
-                            origin="lower", extent=(-0.5, width - 0.5, bottom, bottom + height))
+        image = axes.imshow(
+            mask,
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            aspect="auto",
+            interpolation="nearest",
+            origin="lower",
+            extent=(-0.5, width - 0.5, bottom, bottom + height),
+        )
         axes.set_title(f"{name}\n{100 * (1 - mask.mean()):.1f}% masked", fontsize=7)
         axes.tick_params(labelsize=6)
-    for axes in list(grid.flat)[len(masks):]:
+    for axes in list(grid.flat)[len(masks) :]:
         axes.axis("off")
-    figure.suptitle(f"{run.name}: fraction of output channels keeping each frequency\n"
-                    "x: horizontal frequency 0..Nyquist; y: vertical frequency, 0 in the middle", fontsize=9)
+    figure.suptitle(
+        f"{run.name}: fraction of output channels keeping each frequency\n"
+        "x: horizontal frequency 0..Nyquist; y: vertical frequency, 0 in the middle",
+        fontsize=9,
+    )
     figure.colorbar(image, ax=grid, shrink=0.6, label="kept fraction")
     return save_png(figure, path)
 
@@ -159,8 +181,10 @@ def mask_heatmaps(run: RunInfo, path: Path) -> Path | None:
 def write_plots(report: Report, inputs: ReportInputs, out_dir: str | Path) -> list[tuple[str, Path]]:
     """Write every figure the inputs allow into ``out_dir``; (caption, path) pairs in a fixed order."""
     out_dir = Path(out_dir).expanduser().resolve()
-    figures = [("Training curves (Figure 2)", training_curves(inputs.runs, out_dir / "training_curves.png")),
-               ("Accuracy vs severity", severity_curves(report, out_dir / "accuracy_vs_severity.png"))]
+    figures = [
+        ("Training curves (Figure 2)", training_curves(inputs.runs, out_dir / "training_curves.png")),
+        ("Accuracy vs severity", severity_curves(report, out_dir / "accuracy_vs_severity.png")),
+    ]
     for run in inputs.runs:
         if run.mask_fractions is not None and not run.mask_fractions.empty:
             path = mask_heatmaps(run, out_dir / f"masks_{run.name}.png")

@@ -47,8 +47,12 @@ from specreg_cli.parsing import format_pixel_value
 from specreg_cli.results import read_documents, records_frame
 
 METHOD_ORDER = ("natural", "gauss", "adversarial", "masked")  # the paper's row order
-METHOD_LABELS = {"natural": "natural", "gauss": "Gaussian augmentation",
-                 "adversarial": "adversarial training", "masked": "masked (spectral)"}
+METHOD_LABELS = {
+    "natural": "natural",
+    "gauss": "Gaussian augmentation",
+    "adversarial": "adversarial training",
+    "masked": "masked (spectral)",
+}
 PAPER_CORRUPTIONS = ("impulse_noise", "fog", "contrast")  # the paper's Table 2 columns, in its order
 ATTACK_ORDER = ("pgd", "pgdl2", "fgsm")
 SKIPPED_CONDITIONS = ("noise",)  # the random-noise baseline of `specreg attack`: a sanity check, not a column
@@ -57,11 +61,29 @@ MIXED = "†"  # marks a column (or the table) built from results that don't fit
 FEWER = "‡"  # marks a cell averaged over fewer seeds than its row has
 MISSING = "–"  # a cell without a result
 HASH_CHARS = 12  # characters of a sha256 shown in the footer
-CSV_COLUMNS = ("table", "label", "method", "arch", "runs", "column", "condition", "severity", "eps", "steps",
-               "epoch", "metric", "value", "std", "n_seeds", "n_images", "flag")
+CSV_COLUMNS = (
+    "table",
+    "label",
+    "method",
+    "arch",
+    "runs",
+    "column",
+    "condition",
+    "severity",
+    "eps",
+    "steps",
+    "epoch",
+    "metric",
+    "value",
+    "std",
+    "n_seeds",
+    "n_images",
+    "flag",
+)
 
 
 # --- inputs --------------------------------------------------------------------------------------
+
 
 @dataclass
 class RunInfo:
@@ -99,12 +121,14 @@ def load_inputs(paths: list[str | Path]) -> ReportInputs:
     # a dict: a file given twice (say, a folder and a file in it) counts once; sorted for the same bytes
     documents = sorted(dict(read_documents(paths)).items(), key=lambda item: item[0])
     if not documents:
-        raise SpecregError("no results files found in " + ", ".join(map(str, paths)),
-                           hint="pass files or folders written by `specreg eval-corruptions` or "
-                                "`specreg attack`")
+        raise SpecregError(
+            "no results files found in " + ", ".join(map(str, paths)),
+            hint="pass files or folders written by `specreg eval-corruptions` or `specreg attack`",
+        )
     records = records_frame(documents)
-    provenances = [{**(document.get("provenance") or {}), "source": str(path)}
-                   for path, document in documents]
+    provenances = [
+        {**(document.get("provenance") or {}), "source": str(path)} for path, document in documents
+    ]
     return ReportInputs(records, provenances, find_runs(paths))
 
 
@@ -134,11 +158,19 @@ def read_run(path: Path) -> RunInfo | None:
         return None
     fractions_file = path / "mask_fractions.csv"
     fractions = pd.read_csv(fractions_file) if fractions_file.is_file() else None
-    return RunInfo(path.name, path, state["config"], str(state.get("status", "unknown")),
-                   int(state.get("epochs_done", 0)), pd.read_csv(metrics_file), fractions)
+    return RunInfo(
+        path.name,
+        path,
+        state["config"],
+        str(state.get("status", "unknown")),
+        int(state.get("epochs_done", 0)),
+        pd.read_csv(metrics_file),
+        fractions,
+    )
 
 
 # --- columns -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Column:
@@ -215,6 +247,7 @@ def transfer_label(attack: str | None, source: str | None, steps: int | None, ep
 
 # --- compatibility -------------------------------------------------------------------------------
 
+
 @dataclass
 class Issue:
     """Results that don't fit together. ``column`` None: the whole table."""
@@ -250,14 +283,19 @@ def table_issues(frame: pd.DataFrame) -> list[Issue]:
         issues.append(Issue(f"results come from different datasets ({', '.join(map(str, datasets))})"))
     hashes = _distinct(frame, "dataset_sha256")
     if len(hashes) > 1:
-        where = "; ".join(f"{_short(h)} in {_names(frame.loc[frame['dataset_sha256'] == h, 'source'])}"
-                          for h in hashes)
+        where = "; ".join(
+            f"{_short(h)} in {_names(frame.loc[frame['dataset_sha256'] == h, 'source'])}" for h in hashes
+        )
         issues.append(Issue(f"results come from {len(hashes)} different test sets ({where})"))
     for run, group in frame.groupby("run", sort=True):
         hashes = _distinct(group, "checkpoint_sha256")
         if len(hashes) > 1:
-            issues.append(Issue(f"run {run} was evaluated from {len(hashes)} different checkpoints "
-                                f"({', '.join(map(_short, hashes))}, in {_names(group['source'])})"))
+            issues.append(
+                Issue(
+                    f"run {run} was evaluated from {len(hashes)} different checkpoints "
+                    f"({', '.join(map(_short, hashes))}, in {_names(group['source'])})"
+                )
+            )
     return issues
 
 
@@ -271,15 +309,18 @@ def column_issues(column: Column, rows: pd.DataFrame) -> list[Issue]:
     for name in ("alpha", "norm", "random_start"):
         values = _distinct(rows, f"param_{name}")
         if len(values) > 1:
-            issues.append(Issue(f"{column.label}: different attack {name} ({', '.join(map(str, values))})",
-                                column.key))
+            issues.append(
+                Issue(f"{column.label}: different attack {name} ({', '.join(map(str, values))})", column.key)
+            )
     return issues
 
 
 def severity_issues(column: Column, rows: pd.DataFrame) -> list[Issue]:
     """A mean over severities compares only when every run was evaluated at the same severities."""
-    sets = {run: tuple(sorted(int(s) for s in group["severity"].unique()))
-            for run, group in rows.groupby("run", sort=True)}
+    sets = {
+        run: tuple(sorted(int(s) for s in group["severity"].unique()))
+        for run, group in rows.groupby("run", sort=True)
+    }
     if len(set(sets.values())) > 1:
         shown = "; ".join(f"{run}: {','.join(map(str, s))}" for run, s in sorted(sets.items()))
         return [Issue(f"{column.label}: runs were evaluated at different severities ({shown})", column.key)]
@@ -293,12 +334,18 @@ def duplicate_issues(column: Column, rows: pd.DataFrame) -> list[Issue]:
         if group["value"].nunique() > 1:
             where = f" severity {int(severity)}" if severity else ""
             count = group["value"].nunique()
-            issues.append(Issue(f"{column.label}{where}: run {run} has {count} different values "
-                                f"(in {_names(group['source'])})", column.key))
+            issues.append(
+                Issue(
+                    f"{column.label}{where}: run {run} has {count} different values "
+                    f"(in {_names(group['source'])})",
+                    column.key,
+                )
+            )
     return issues
 
 
 # --- building ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Report:
@@ -338,13 +385,21 @@ def build_report(inputs: ReportInputs, severity: str = "mean", allow_mixed: bool
     groups = _row_groups(accuracy)
     issues += _seed_issues(groups, inputs.runs)
     if issues and not allow_mixed:
-        raise SpecregError(f"results don't fit together: {issues[0].message}"
-                           + (f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""),
-                           hint="report them separately, or pass --allow-mixed to flag them in the table")
+        raise SpecregError(
+            f"results don't fit together: {issues[0].message}"
+            + (f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""),
+            hint="report them separately, or pass --allow-mixed to flag them in the table",
+        )
     cells = _run_cells(columns, by_column, severity)
-    report = Report(severity, columns, _table2(columns, cells, groups, issues, severity),
-                    _per_severity(columns, by_column, groups), table3(inputs.runs, groups),
-                    training_table(inputs.runs), issues)
+    report = Report(
+        severity,
+        columns,
+        _table2(columns, cells, groups, issues, severity),
+        _per_severity(columns, by_column, groups),
+        table3(inputs.runs, groups),
+        training_table(inputs.runs),
+        issues,
+    )
     report.footer = footer_lines(inputs, accuracy, columns, by_column)
     return report
 
@@ -352,8 +407,12 @@ def build_report(inputs: ReportInputs, severity: str = "mean", allow_mixed: bool
 def _accuracy_rows(records: pd.DataFrame) -> pd.DataFrame:
     """Accuracy records, one row per file and record (a file passed twice counts once), clean rows chosen."""
     frame = records[records["metric"] == "accuracy"].drop_duplicates(
-        subset=[c for c in ("source", "run", "condition", "severity", "value", "param_eps", "param_steps")
-                if c in records])
+        subset=[
+            c
+            for c in ("source", "run", "condition", "severity", "value", "param_eps", "param_steps")
+            if c in records
+        ]
+    )
     clean, other = frame[frame["condition"] == "clean"], frame[frame["condition"] != "clean"]
     return pd.concat([_choose_clean(clean), other], ignore_index=True)
 
@@ -414,8 +473,12 @@ def _seed_issues(groups: list[RowGroup], runs: list[RunInfo]) -> list[Issue]:
         clashes = sorted({s for s in values if values.count(s) > 1})
         for seed in clashes:
             names = ", ".join(r for s, r in known if s == seed)
-            issues.append(Issue(f"{group.label}: runs {names} share training seed {seed}, so they are not "
-                                "seeds of one method"))
+            issues.append(
+                Issue(
+                    f"{group.label}: runs {names} share training seed {seed}, so they are not "
+                    "seeds of one method"
+                )
+            )
     return issues
 
 
@@ -435,8 +498,11 @@ def _run_cells(columns: list[Column], by_column: dict[str, pd.DataFrame], severi
         else:
             cell = rows.groupby("run", sort=True).agg(**_MEAN_VALUE)
         parts.append(cell.reset_index().assign(column=column.key))
-    return (pd.concat(parts, ignore_index=True) if parts
-            else pd.DataFrame(columns=["run", "value", "n", "column"]))
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["run", "value", "n", "column"])
+    )
 
 
 def _aggregate(values: list[float]) -> tuple[float, float, int]:
@@ -454,13 +520,26 @@ def _table2(columns, cells, groups, issues, severity) -> pd.DataFrame:
         for column in columns:
             part = cells[(cells["column"] == column.key) & cells["run"].isin(group.runs)]
             mean, std, count = _aggregate(part["value"].tolist())
-            rows.append({"label": group.label, "method": group.method, "arch": group.arch,
-                         "runs": ";".join(group.runs), "column": column.label, "condition": column.condition,
-                         "severity": severity if column.kind == "corruption" else "", "eps": column.eps,
-                         "steps": column.steps, "epoch": None, "metric": "accuracy", "value": mean,
-                         "std": std, "n_seeds": count,
-                         "n_images": int(part["n"].max()) if count else None,
-                         "flag": "mixed" if column.key in flagged else ""})
+            rows.append(
+                {
+                    "label": group.label,
+                    "method": group.method,
+                    "arch": group.arch,
+                    "runs": ";".join(group.runs),
+                    "column": column.label,
+                    "condition": column.condition,
+                    "severity": severity if column.kind == "corruption" else "",
+                    "eps": column.eps,
+                    "steps": column.steps,
+                    "epoch": None,
+                    "metric": "accuracy",
+                    "value": mean,
+                    "std": std,
+                    "n_seeds": count,
+                    "n_images": int(part["n"].max()) if count else None,
+                    "flag": "mixed" if column.key in flagged else "",
+                }
+            )
     return pd.DataFrame(rows, columns=CSV_COLUMNS[1:])
 
 
@@ -481,10 +560,24 @@ def _per_severity(columns, by_column, groups) -> pd.DataFrame:
 
 
 def _severity_row(group, column, level, mean, std, count, data) -> dict:
-    return {"label": group.label, "method": group.method, "arch": group.arch, "runs": ";".join(group.runs),
-            "column": column.label, "condition": column.condition, "severity": level, "eps": None,
-            "steps": None, "epoch": None, "metric": "accuracy", "value": mean, "std": std, "n_seeds": count,
-            "n_images": int(data["n"].max()) if len(data) else None, "flag": ""}
+    return {
+        "label": group.label,
+        "method": group.method,
+        "arch": group.arch,
+        "runs": ";".join(group.runs),
+        "column": column.label,
+        "condition": column.condition,
+        "severity": level,
+        "eps": None,
+        "steps": None,
+        "epoch": None,
+        "metric": "accuracy",
+        "value": mean,
+        "std": std,
+        "n_seeds": count,
+        "n_images": int(data["n"].max()) if len(data) else None,
+        "flag": "",
+    }
 
 
 def table3(runs: list[RunInfo], groups: list[RowGroup] | None = None) -> pd.DataFrame:
@@ -497,12 +590,26 @@ def table3(runs: list[RunInfo], groups: list[RowGroup] | None = None) -> pd.Data
             continue
         last = fractions[fractions["epoch"] == fractions["epoch"].max()]
         for _, row in last.iterrows():
-            rows.append({"label": labels.get(run.name, METHOD_LABELS.get(run.config.get("method"), run.name)),
-                         "method": run.config.get("method", ""), "arch": run.config.get("arch", ""),
-                         "runs": run.name, "column": str(row["layer"]), "condition": "", "severity": "",
-                         "eps": None, "steps": None, "epoch": int(row["epoch"]), "metric": "masked_fraction",
-                         "value": float(row["masked_fraction"]), "std": float("nan"), "n_seeds": 1,
-                         "n_images": None, "flag": ""})
+            rows.append(
+                {
+                    "label": labels.get(run.name, METHOD_LABELS.get(run.config.get("method"), run.name)),
+                    "method": run.config.get("method", ""),
+                    "arch": run.config.get("arch", ""),
+                    "runs": run.name,
+                    "column": str(row["layer"]),
+                    "condition": "",
+                    "severity": "",
+                    "eps": None,
+                    "steps": None,
+                    "epoch": int(row["epoch"]),
+                    "metric": "masked_fraction",
+                    "value": float(row["masked_fraction"]),
+                    "std": float("nan"),
+                    "n_seeds": 1,
+                    "n_images": None,
+                    "flag": "",
+                }
+            )
     return pd.DataFrame(rows, columns=CSV_COLUMNS[1:])
 
 
@@ -511,14 +618,24 @@ def training_table(runs: list[RunInfo]) -> pd.DataFrame:
     rows = []
     for run in runs:
         config, last = run.config, run.metrics.iloc[-1] if len(run.metrics) else None
-        rows.append({"run": run.name, "method": config.get("method", ""), "arch": config.get("arch", ""),
-                     "dataset": config.get("dataset", ""), "seed": config.get("seed"),
-                     "epochs": f"{run.epochs_done}/{config.get('epochs', '?')}", "status": run.status,
-                     "lr": config.get("lr"), "schedule": config.get("schedule", ""),
-                     "batch_size": config.get("batch_size"), "options": method_options_text(config),
-                     "train_acc": None if last is None else float(last["train_acc"]),
-                     "test_acc": None if last is None else float(last["test_acc"]),
-                     "gap": None if last is None else float(last["gap"])})
+        rows.append(
+            {
+                "run": run.name,
+                "method": config.get("method", ""),
+                "arch": config.get("arch", ""),
+                "dataset": config.get("dataset", ""),
+                "seed": config.get("seed"),
+                "epochs": f"{run.epochs_done}/{config.get('epochs', '?')}",
+                "status": run.status,
+                "lr": config.get("lr"),
+                "schedule": config.get("schedule", ""),
+                "batch_size": config.get("batch_size"),
+                "options": method_options_text(config),
+                "train_acc": None if last is None else float(last["train_acc"]),
+                "test_acc": None if last is None else float(last["test_acc"]),
+                "gap": None if last is None else float(last["gap"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -529,8 +646,10 @@ def method_options_text(config: dict) -> str:
         std, fraction = config.get("noise_std", 0), config.get("noise_fraction", 0)
         return f"noise std {std:g} on {fraction:.0%} of each batch"
     if method == "adversarial":
-        return (f"PGD-{config.get('adv_steps')} eps {format_pixel_value(float(config.get('adv_eps', 0)))} "
-                f"alpha {format_pixel_value(float(config.get('adv_alpha', 0)))}")
+        return (
+            f"PGD-{config.get('adv_steps')} eps {format_pixel_value(float(config.get('adv_eps', 0)))} "
+            f"alpha {format_pixel_value(float(config.get('adv_alpha', 0)))}"
+        )
     if method == "masked":
         mask = config.get("mask") or {}
         scope = "per layer" if mask.get("per_channel") is False else "per channel"
@@ -542,8 +661,10 @@ def method_options_text(config: dict) -> str:
 
 # --- provenance ----------------------------------------------------------------------------------
 
-def footer_lines(inputs: ReportInputs, accuracy: pd.DataFrame, columns: list[Column],
-                 by_column: dict[str, pd.DataFrame]) -> list[str]:
+
+def footer_lines(
+    inputs: ReportInputs, accuracy: pd.DataFrame, columns: list[Column], by_column: dict[str, pd.DataFrame]
+) -> list[str]:
     """The provenance footer as Markdown bullet texts (deterministic: sorted, no times, no paths).
 
     ``columns``, ``by_column``: as :func:`build_report` split ``accuracy`` (column key -> its rows).
@@ -557,8 +678,10 @@ def footer_lines(inputs: ReportInputs, accuracy: pd.DataFrame, columns: list[Col
     hashes = accuracy[["run", "checkpoint_sha256"]].drop_duplicates()
     hashes = hashes.sort_values(["run", "checkpoint_sha256"])
     if len(hashes):
-        lines.append("checkpoints (sha256): " + ", ".join(
-            f"{run} {_short(sha)}" for run, sha in hashes.itertuples(index=False)))
+        lines.append(
+            "checkpoints (sha256): "
+            + ", ".join(f"{run} {_short(sha)}" for run, sha in hashes.itertuples(index=False))
+        )
     sources = sorted(Path(p["source"]) for p in provs)
     lines.append("results files: " + ", ".join(_relative(sources)))
     return lines
@@ -572,16 +695,19 @@ def _versions_line(provs: list[dict]) -> str:
         for name, version in (p.get("packages") or {}).items():
             packages.setdefault(name, set()).add(str(version))
     shown = ", ".join(f"{name} {'/'.join(sorted(v))}" for name, v in sorted(packages.items()))
-    return (f"results written by specreg {'/'.join(specreg)} (python {'/'.join(python)}; {shown}); "
-            f"report by specreg {__version__}")
+    return (
+        f"results written by specreg {'/'.join(specreg)} (python {'/'.join(python)}; {shown}); "
+        f"report by specreg {__version__}"
+    )
 
 
 def _seeds_line(provs: list[dict]) -> str:
     by_command: dict[str, set] = {}
     for p in provs:
         by_command.setdefault(str(p.get("command", "?")), set()).add(str(p.get("seed")))
-    shown = "; ".join(f"{command} {', '.join(sorted(seeds))}" for command, seeds
-                      in sorted(by_command.items()))
+    shown = "; ".join(
+        f"{command} {', '.join(sorted(seeds))}" for command, seeds in sorted(by_command.items())
+    )
     return "evaluation seeds: " + shown
 
 
@@ -632,7 +758,7 @@ def _sanity_lines(records: pd.DataFrame) -> list[str]:
     failed = checks[checks["value"] < 0.5]
     text = f"attack sanity checks: {len(checks) - len(failed)} of {len(checks)} passed"
     if not failed.empty:
-        details = sorted({f"{r.run} {r.metric[len('sanity_'):]}" + _detail(r) for r in failed.itertuples()})
+        details = sorted({f"{r.run} {r.metric[len('sanity_') :]}" + _detail(r) for r in failed.itertuples()})
         text += "; FAILED: " + "; ".join(details)
     return [text]
 
@@ -653,6 +779,7 @@ def _relative(paths: list[Path]) -> list[str]:
 
 # --- rendering -----------------------------------------------------------------------------------
 
+
 def percent(value: float | None, std: float | None = None, digits: int = 2) -> str:
     """``85.20`` or ``85.20 ± 0.31`` (fractions in, % out); missing values give ``–``."""
     if value is None or pd.isna(value):
@@ -668,7 +795,7 @@ def _markdown_table(frame: pd.DataFrame, align: list[str]) -> str:
 
 def table2_markdown(report: Report) -> str:
     """Table 2 as a GitHub pipe table: rows = methods, cells = mean (± std over seeds) in %."""
-    t2, flagged = report.table2, {c for c in report.table2.loc[report.table2["flag"] != "", "column"]}
+    t2, flagged = report.table2, set(report.table2.loc[report.table2["flag"] != "", "column"])
     if t2.empty:
         return "(no accuracy records)"
     several = t2.groupby("label", sort=False)["runs"].first().str.count(";").max() > 0
@@ -691,8 +818,10 @@ def per_severity_markdown(report: Report) -> str:
     rows = []
     for (label, corruption), part in data.groupby(["label", "column"], sort=False):
         row = {"method": label, "corruption": corruption}
-        row |= {(f"s{r.severity}" if r.severity != "mean" else "mean"): percent(r.value, r.std)
-                for r in part.itertuples()}
+        row |= {
+            (f"s{r.severity}" if r.severity != "mean" else "mean"): percent(r.value, r.std)
+            for r in part.itertuples()
+        }
         rows.append(row)
     frame = pd.DataFrame(rows).fillna(MISSING)
     return _markdown_table(frame, ["left", "left"] + ["right"] * (frame.shape[1] - 2))
@@ -715,27 +844,47 @@ def training_markdown(report: Report) -> str:
     data = report.training
     if data.empty:
         return ""
-    frame = pd.DataFrame({
-        "run": data["run"], "method": data["method"], "arch": data["arch"], "dataset": data["dataset"],
-        "seed": data["seed"].astype(str), "epochs": data["epochs"],
-        "lr": [f"{v:g}" if v is not None else MISSING for v in data["lr"]], "schedule": data["schedule"],
-        "batch": data["batch_size"].astype(str), "method options": data["options"].replace("", MISSING),
-        "train acc": data["train_acc"].map(percent), "test acc": data["test_acc"].map(percent),
-        "gap": data["gap"].map(percent)})
+    frame = pd.DataFrame(
+        {
+            "run": data["run"],
+            "method": data["method"],
+            "arch": data["arch"],
+            "dataset": data["dataset"],
+            "seed": data["seed"].astype(str),
+            "epochs": data["epochs"],
+            "lr": [f"{v:g}" if v is not None else MISSING for v in data["lr"]],
+            "schedule": data["schedule"],
+            "batch": data["batch_size"].astype(str),
+            "method options": data["options"].replace("", MISSING),
+            "train acc": data["train_acc"].map(percent),
+            "test acc": data["test_acc"].map(percent),
+            "gap": data["gap"].map(percent),
+        }
+    )
     return _markdown_table(frame, ["left"] * 10 + ["right"] * 3)
 
 
 def to_markdown(report: Report) -> str:
     """The whole report as one Markdown document (ends with a newline)."""
-    what = ("mean over severities " + _severity_range(report) if report.severity == "mean"
-            else f"severity {report.severity}")
-    parts = ["# specreg report", "",
-             f"## Table 2: accuracy (%) under corruptions ({what}) and attacks", "",
-             table2_markdown(report), ""]
+    what = (
+        "mean over severities " + _severity_range(report)
+        if report.severity == "mean"
+        else f"severity {report.severity}"
+    )
+    parts = [
+        "# specreg report",
+        "",
+        f"## Table 2: accuracy (%) under corruptions ({what}) and attacks",
+        "",
+        table2_markdown(report),
+        "",
+    ]
     parts += _table_notes(report)
-    sections = [("Accuracy (%) per corruption and severity", per_severity_markdown(report)),
-                ("Table 3: frequencies masked (%) per layer, final epoch", table3_markdown(report)),
-                ("Training runs", training_markdown(report))]
+    sections = [
+        ("Accuracy (%) per corruption and severity", per_severity_markdown(report)),
+        ("Table 3: frequencies masked (%) per layer, final epoch", table3_markdown(report)),
+        ("Training runs", training_markdown(report)),
+    ]
     for title, body in sections:
         if body:
             parts += [f"## {title}", "", body, ""]
@@ -755,8 +904,12 @@ def _severity_range(report: Report) -> str:
 
 
 def _table_notes(report: Report) -> list[str]:
-    notes = [("Cells: mean over the runs of a method (± sample std when it has several seeds); "
-              f"{MISSING}: not evaluated. Attack columns: robust accuracy (eps in [0, 1] pixel scale).")]
+    notes = [
+        (
+            "Cells: mean over the runs of a method (± sample std when it has several seeds); "
+            f"{MISSING}: not evaluated. Attack columns: robust accuracy (eps in [0, 1] pixel scale)."
+        )
+    ]
     sizes = report.table2["runs"].str.count(";") + 1
     if ((report.table2["n_seeds"] > 0) & (report.table2["n_seeds"] < sizes)).any():
         notes.append(f"{FEWER}: averaged over fewer seeds than the row has.")
@@ -765,16 +918,25 @@ def _table_notes(report: Report) -> list[str]:
     if len(adversarial):
         notes.append("Adversarial training: " + "; ".join(sorted(set(adversarial["options"]))) + ".")
     if report.issues:
-        notes.append(f"{MIXED} RESULTS THAT DON'T FIT TOGETHER (--allow-mixed): "
-                     + "; ".join(i.message for i in report.issues) + ".")
+        notes.append(
+            f"{MIXED} RESULTS THAT DON'T FIT TOGETHER (--allow-mixed): "
+            + "; ".join(i.message for i in report.issues)
+            + "."
+        )
     return [line for note in notes for line in (note, "")]
 
 
 def to_csv(report: Report) -> str:
     """Every table in one tidy CSV (long format; ``table`` says which); values are fractions."""
-    parts = [frame.assign(table=name) for name, frame in
-             (("table2", report.table2), ("per_severity", report.per_severity), ("table3", report.table3))
-             if not frame.empty]
+    parts = [
+        frame.assign(table=name)
+        for name, frame in (
+            ("table2", report.table2),
+            ("per_severity", report.per_severity),
+            ("table3", report.table3),
+        )
+        if not frame.empty
+    ]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CSV_COLUMNS)
     frame = frame[list(CSV_COLUMNS)]
     for name in ("steps", "epoch", "n_seeds", "n_images"):

@@ -89,22 +89,24 @@ PRESETS = {
     "demo": Preset(
         name="demo",
         description="offline, CPU: synthetic data (5,000 train / 2,000 test), ResNet-20, 3 epochs, "
-                    "adversarial training with PGD-3, mask lr x100; under 10 minutes on 2 CPU cores",
+        "adversarial training with PGD-3, mask lr x100; under 10 minutes on 2 CPU cores",
         dataset="synthetic",
         train={"arch": "resnet20", "epochs": 3, "lr": 0.05, "schedule": "cosine", "batch_size": 128},
         # 3 PGD steps instead of 7 keep adversarial training within the demo's budget; alpha ~ 2.5 eps / steps
-        method_train={"adversarial": {"adv_steps": 3, "adv_eps": "8/255", "adv_alpha": "6/255"},
-                      # 117 steps at lr <= 0.05 move a mask about 1/250 as far as the paper's 200 epochs at
-                      # lr 0.01 (78k steps): at mask lr x1 the masks barely leave their init (measured:
-                      # mean |change| 0.001, masked fraction 6.7% -> 6.7%); x100 lets them train
-                      "masked": {"mask_lr_mult": 100}},
+        method_train={
+            "adversarial": {"adv_steps": 3, "adv_eps": "8/255", "adv_alpha": "6/255"},
+            # 117 steps at lr <= 0.05 move a mask about 1/250 as far as the paper's 200 epochs at
+            # lr 0.01 (78k steps): at mask lr x1 the masks barely leave their init (measured:
+            # mean |change| 0.001, masked fraction 6.7% -> 6.7%); x100 lets them train
+            "masked": {"mask_lr_mult": 100},
+        },
         eval_batch_size=200,  # on a CPU ResNet-20 (the masked one even more) runs fastest in small batches
         attacks=(AttackPlan("pgd", "0,2/255,8/255", 10, 500, batch_size=125),),
     ),
     "paper": Preset(
         name="paper",
         description="the paper's recipe on CIFAR-10: 200 epochs, lr 0.01, batch 128, step schedule, full "
-                    "test set, PGD-10 and PGD-20 at 8/255; for a GPU with the data in --data-dir",
+        "test set, PGD-10 and PGD-20 at 8/255; for a GPU with the data in --data-dir",
         dataset="cifar10",
         train={"arch": "resnet20", "epochs": 200, "lr": 0.01, "schedule": "step", "batch_size": 128},
         attacks=(AttackPlan("pgd", "0,8/255", 10, None), AttackPlan("pgd", "0,8/255", 20, None)),
@@ -133,6 +135,7 @@ def get_preset(name: str) -> Preset:
 
 # --- steps ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Step:
     """One command of the plan. ``kind``: train | evaluate | report; ``output``: the file or run directory
@@ -156,48 +159,82 @@ def _option(name: str, value: object) -> list[str]:
     return [f"--{name.replace('_', '-')}", str(value)]
 
 
-def plan(preset: Preset, out_dir: str | Path, *, seed: int = 0, device: str = "auto",
-         dataset: str | None = None, data_dir: str | Path | None = None, download: bool = False,
-         cifar10c_dir: str | Path | None = None) -> list[Step]:
+def plan(
+    preset: Preset,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    download: bool = False,
+    cifar10c_dir: str | Path | None = None,
+) -> list[Step]:
     """The steps of ``preset`` writing into ``out_dir``: train x4, then per run its corruption evaluation
     and attacks, then the reports. Steps are listed in the order they are started when run one at a time."""
     out = Path(out_dir).expanduser().resolve()
     data = _option("data_dir", Path(data_dir).expanduser().resolve()) if data_dir is not None else []
     common = [*_option("seed", seed), *_option("device", device), *data]
-    steps = [_train_step(preset, method, out / "runs" / method, dataset or preset.dataset, common, download)
-             for method in METHODS]
+    steps = [
+        _train_step(preset, method, out / "runs" / method, dataset or preset.dataset, common, download)
+        for method in METHODS
+    ]
     for method in METHODS:
         run, after = out / "runs" / method, (f"train {method}",)
         target = out / "results" / f"corruptions-{method}.json"
-        argv = ["eval-corruptions", str(run), *_option("corruptions", preset.corruptions),
-                *_option("severities", preset.severities), *_option("batch_size", preset.eval_batch_size),
-                *common,
-                *(_option("n_examples", preset.eval_n) if preset.eval_n else []),
-                *(_option("cifar10c_dir", Path(cifar10c_dir).expanduser().resolve()) if cifar10c_dir else []),
-                *_option("out", target)]
+        argv = [
+            "eval-corruptions",
+            str(run),
+            *_option("corruptions", preset.corruptions),
+            *_option("severities", preset.severities),
+            *_option("batch_size", preset.eval_batch_size),
+            *common,
+            *(_option("n_examples", preset.eval_n) if preset.eval_n else []),
+            *(_option("cifar10c_dir", Path(cifar10c_dir).expanduser().resolve()) if cifar10c_dir else []),
+            *_option("out", target),
+        ]
         steps.append(Step(f"eval-corruptions {method}", "evaluate", tuple(argv), target, after, (run,)))
         for sweep in preset.attacks:
             target = out / "results" / f"attack-{sweep.attack}-{sweep.steps}-{method}.json"
-            argv = ["attack", str(run), *_option("attack", sweep.attack), *_option("eps", sweep.eps),
-                    *_option("steps", sweep.steps), *_option("batch_size", sweep.batch_size), *common,
-                    *(_option("n_examples", sweep.n_examples) if sweep.n_examples else []),
-                    *_option("out", target)]
+            argv = [
+                "attack",
+                str(run),
+                *_option("attack", sweep.attack),
+                *_option("eps", sweep.eps),
+                *_option("steps", sweep.steps),
+                *_option("batch_size", sweep.batch_size),
+                *common,
+                *(_option("n_examples", sweep.n_examples) if sweep.n_examples else []),
+                *_option("out", target),
+            ]
             steps.append(Step(f"{sweep.name} {method}", "evaluate", tuple(argv), target, after, (run,)))
     evaluations = tuple(s.name for s in steps if s.kind == "evaluate")
     inputs = [str(out / "results"), str(out / "runs")]
-    markdown = ("report", *inputs, "--format", "md", *_option("out", out / "table.md"),
-                *_option("plots", out / "plots"))
+    markdown = (
+        "report",
+        *inputs,
+        "--format",
+        "md",
+        *_option("out", out / "table.md"),
+        *_option("plots", out / "plots"),
+    )
     table = ("report", *inputs, "--format", "csv", *_option("out", out / "table.csv"))
     steps.append(Step("report md", "report", markdown, out / "table.md", evaluations))
     steps.append(Step("report csv", "report", table, out / "table.csv", evaluations))
     return steps
 
 
-def _train_step(preset: Preset, method: str, run: Path, dataset: str, common: list[str],
-                download: bool) -> Step:
+def _train_step(
+    preset: Preset, method: str, run: Path, dataset: str, common: list[str], download: bool
+) -> Step:
     options = {"method": method, "dataset": dataset, **preset.train, **preset.method_train.get(method, {})}
-    argv = ["train", *[a for k, v in options.items() for a in _option(k, v)], *common,
-            *(["--download"] if download else []), *_option("out", run)]
+    argv = [
+        "train",
+        *[a for k, v in options.items() for a in _option(k, v)],
+        *common,
+        *(["--download"] if download else []),
+        *_option("out", run),
+    ]
     seed = common[common.index("--seed") + 1]
     return Step(f"train {method}", "train", tuple(argv), run, expected=(*options.items(), ("seed", seed)))
 
@@ -228,11 +265,16 @@ def _train_state(step: Step) -> str:
         config = state["config"]
     except (OSError, ValueError, KeyError, TypeError):
         return RESTART  # a run directory cut off before its first write: start it over
-    mismatch = [f"{key} {config.get(key)!r} (the plan wants {value!r})" for key, value in step.expected
-                if not _same(config.get(key), value)]
+    mismatch = [
+        f"{key} {config.get(key)!r} (the plan wants {value!r})"
+        for key, value in step.expected
+        if not _same(config.get(key), value)
+    ]
     if mismatch:
-        raise SpecregError(f"{step.output} holds a run with another recipe: {', '.join(mismatch)}",
-                           hint="use another --out, or delete that run directory to retrain it")
+        raise SpecregError(
+            f"{step.output} holds a run with another recipe: {', '.join(mismatch)}",
+            hint="use another --out, or delete that run directory to retrain it",
+        )
     if not (step.output / "model.pt").exists():
         return RESTART  # e.g. a clone that has the run's small files but not its checkpoint
     return DONE if state.get("status") == "finished" else RESUME
@@ -284,6 +326,7 @@ def command_line(step: Step, state: str) -> list[str]:
 
 # --- running -------------------------------------------------------------------------------------
 
+
 @dataclass
 class StepTiming:
     """How a step went: ran | resumed | restarted | skipped | failed; seconds of wall clock and of CPU."""
@@ -306,8 +349,13 @@ def run_subprocess(args: list[str], log: Path, threads: int | None = None) -> tu
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with log.open("w", encoding="utf-8") as fh:
-        child = subprocess.Popen([sys.executable, "-m", "specreg_cli", *args], stdout=fh,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "specreg_cli", *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
         if not hasattr(os, "wait4"):  # Windows: no per-child CPU time
             return child.wait(), None
         try:
@@ -360,9 +408,14 @@ class StepFailed(SpecregError):
     """A step's command exited with an error."""
 
 
-def run_plan(steps: list[Step], out_dir: str | Path, runner: Runner = run_subprocess, jobs: int = 1,
-             on_start: Callable[[int, Step, str], None] | None = None,
-             on_end: Callable[[int, Step, StepTiming], None] | None = None) -> list[StepTiming]:
+def run_plan(
+    steps: list[Step],
+    out_dir: str | Path,
+    runner: Runner = run_subprocess,
+    jobs: int = 1,
+    on_start: Callable[[int, Step, str], None] | None = None,
+    on_end: Callable[[int, Step, StepTiming], None] | None = None,
+) -> list[StepTiming]:
     """Carry out ``steps``, at most ``jobs`` at once, each after the steps it reads; skip finished ones.
 
     A step whose inputs are ready starts in plan order. OUT/timings.csv is rewritten (in plan order) after
@@ -381,8 +434,11 @@ def run_plan(steps: list[Step], out_dir: str | Path, runner: Runner = run_subpro
     def record(step: Step, timing: StepTiming) -> None:
         with lock:
             finished[step.name] = timing
-            rows = [finished.get(s.name) or _keep(previous, s) for s in steps
-                    if s.name in finished or s.name in previous]
+            rows = [
+                finished.get(s.name) or _keep(previous, s)
+                for s in steps
+                if s.name in finished or s.name in previous
+            ]
             write_timings(out / "timings.csv", rows)
         if on_end:
             on_end(index[step.name], step, timing)
@@ -409,8 +465,12 @@ def run_plan(steps: list[Step], out_dir: str | Path, runner: Runner = run_subpro
                     on_start(index[step.name], step, state)
                 if state == DONE:
                     old = previous.get(step.name, {})
-                    record(step, StepTiming(step.name, "skipped", _float(old.get("wall_s")),
-                                            _float(old.get("cpu_s")), shown))
+                    record(
+                        step,
+                        StepTiming(
+                            step.name, "skipped", _float(old.get("wall_s")), _float(old.get("cpu_s")), shown
+                        ),
+                    )
                     continue
                 running[pool.submit(execute, step, state, args, shown)] = step
             if not running:
@@ -421,15 +481,22 @@ def run_plan(steps: list[Step], out_dir: str | Path, runner: Runner = run_subpro
                 future.result()  # a bug in a worker surfaces here with its traceback
     failures = [s for s in steps if s.name in finished and finished[s.name].status == "failed"]
     if failures:
-        raise StepFailed(f"step '{failures[0].name}' failed; its output is in {log_path(out, failures[0])}",
-                         hint="fix the cause and run the same command again: finished steps are skipped")
+        raise StepFailed(
+            f"step '{failures[0].name}' failed; its output is in {log_path(out, failures[0])}",
+            hint="fix the cause and run the same command again: finished steps are skipped",
+        )
     timings = [finished[s.name] for s in steps]
     cpu = [t.cpu_s for t in timings if t.status != "skipped" and t.cpu_s is not None]
     elapsed = round(time.perf_counter() - started, 2)
     ran = sum(t.status != "skipped" for t in timings)
     status = f"{ran} of {len(timings)} steps ran; {jobs} at a time"
-    total = StepTiming(TOTAL, status, elapsed, round(sum(cpu), 2),
-                       "wall: this invocation from start to end; CPU: sum over the steps it ran")
+    total = StepTiming(
+        TOTAL,
+        status,
+        elapsed,
+        round(sum(cpu), 2),
+        "wall: this invocation from start to end; CPU: sum over the steps it ran",
+    )
     write_timings(out / "timings.csv", [*timings, total])
     return timings
 
@@ -438,8 +505,9 @@ def log_path(out: Path, step: Step) -> Path:
     return out / "logs" / f"{step.slug}.log"
 
 
-def _run_step(step: Step, state: str, args: list[str], out: Path, runner: Runner, shown: str,
-              previous: dict) -> StepTiming:
+def _run_step(
+    step: Step, state: str, args: list[str], out: Path, runner: Runner, shown: str, previous: dict
+) -> StepTiming:
     wall = time.perf_counter()
     code, cpu_s = runner(args, log_path(out, step))
     wall_s = time.perf_counter() - wall
@@ -456,8 +524,13 @@ def _run_step(step: Step, state: str, args: list[str], out: Path, runner: Runner
 
 def _keep(previous: dict, step: Step) -> StepTiming:
     row = previous[step.name]
-    return StepTiming(step.name, row.get("status", ""), _float(row.get("wall_s")), _float(row.get("cpu_s")),
-                      row.get("command", ""))
+    return StepTiming(
+        step.name,
+        row.get("status", ""),
+        _float(row.get("wall_s")),
+        _float(row.get("cpu_s")),
+        row.get("command", ""),
+    )
 
 
 def _display(arg: str, out: Path) -> str:
@@ -490,6 +563,13 @@ def write_timings(path: Path, timings: list[StepTiming]) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(TIMINGS_COLUMNS)
     for t in timings:
-        writer.writerow([t.step, t.status, "" if t.wall_s is None else f"{t.wall_s:.2f}",
-                         "" if t.cpu_s is None else f"{t.cpu_s:.2f}", t.command])
+        writer.writerow(
+            [
+                t.step,
+                t.status,
+                "" if t.wall_s is None else f"{t.wall_s:.2f}",
+                "" if t.cpu_s is None else f"{t.cpu_s:.2f}",
+                t.command,
+            ]
+        )
     write_text_atomic(path, buffer.getvalue())

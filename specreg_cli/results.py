@@ -66,8 +66,13 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def provenance(command: str, arguments: dict, seed: int | None, dataset: dict | None = None,
-               checkpoints: dict | None = None) -> dict:
+def provenance(
+    command: str,
+    arguments: dict,
+    seed: int | None,
+    dataset: dict | None = None,
+    checkpoints: dict | None = None,
+) -> dict:
     """Everything a number needs to say where it came from. ``checkpoints``: run -> {"path", "sha256"}."""
     return {
         "command": command,
@@ -161,7 +166,9 @@ def _checked_document(path: Path, value: dict | Exception | None) -> dict:
         raise SpecregError(f"{path} is not a specreg results file", hint="pass files written by specreg")
     version = value.get("version", 0)
     if isinstance(version, bool) or not isinstance(version, int):
-        raise SpecregError(f"{path}: version {version!r} is not an integer", hint="pass files written by specreg")
+        raise SpecregError(
+            f"{path}: version {version!r} is not an integer", hint="pass files written by specreg"
+        )
     if version > SCHEMA_VERSION:
         raise SpecregError(f"{path} was written by a newer specreg", hint="upgrade specreg")
     return value

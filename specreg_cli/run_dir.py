@@ -21,8 +21,18 @@ from specreg_cli.atomic import write_text_atomic
 from specreg_cli.checkpoint import CHECKPOINT_NAME
 from specreg_cli.errors import SpecregError
 
-METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "gap", "seconds",
-                  "images_per_s", "masked_fraction")
+METRIC_COLUMNS = (
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "gap",
+    "seconds",
+    "images_per_s",
+    "masked_fraction",
+)
 OWNED_FILES = (CHECKPOINT_NAME, "config.json", "metrics.csv", "mask_fractions.csv")
 
 
@@ -45,14 +55,18 @@ class RunDir:
         try:
             return json.loads(self.config_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            raise SpecregError(f"{self.config_file} is unreadable", hint="use --force to start this run over") from None
+            raise SpecregError(
+                f"{self.config_file} is unreadable", hint="use --force to start this run over"
+            ) from None
 
     def check_writable(self, resume: bool, force: bool) -> dict | None:
         """Refuse to clobber a run; return the existing state when resuming."""
         state = self.read_state()
         if force or state is None:
             if resume and state is None:
-                raise SpecregError(f"nothing to resume in {self.path}", hint="drop --resume to start a new run")
+                raise SpecregError(
+                    f"nothing to resume in {self.path}", hint="drop --resume to start a new run"
+                )
             return None
         done, total = state.get("epochs_done", 0), state["config"]["epochs"]
         if resume:
@@ -60,10 +74,14 @@ class RunDir:
                 raise SpecregError(f"{self.path} has no {CHECKPOINT_NAME} to resume from", hint="use --force")
             return state
         if state.get("status") == "finished":
-            raise SpecregError(f"{self.path} already holds a finished run ({done} epochs)",
-                               hint="pass --force to overwrite it or choose another --out")
-        raise SpecregError(f"{self.path} holds an unfinished run ({done} of {total} epochs)",
-                           hint="pass --resume to continue it or --force to start over")
+            raise SpecregError(
+                f"{self.path} already holds a finished run ({done} epochs)",
+                hint="pass --force to overwrite it or choose another --out",
+            )
+        raise SpecregError(
+            f"{self.path} holds an unfinished run ({done} of {total} epochs)",
+            hint="pass --resume to continue it or --force to start over",
+        )
 
     def clear(self) -> None:
         """Remove the files a run writes (and nothing else the user may keep there)."""
@@ -71,7 +89,12 @@ class RunDir:
             (self.path / name).unlink(missing_ok=True)
 
     def write_state(self, config: dict, status: str, epochs_done: int) -> None:
-        document = {"config": config, "status": status, "epochs_done": epochs_done, "specreg_version": __version__}
+        document = {
+            "config": config,
+            "status": status,
+            "epochs_done": epochs_done,
+            "specreg_version": __version__,
+        }
         write_text_atomic(self.config_file, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
     def write_metrics(self, rows: list[dict]) -> None:
@@ -86,8 +109,13 @@ class RunDir:
         if not path.exists():
             return []
         rows = list(csv.DictReader(path.open(encoding="utf-8")))
-        return [{k: (v if k == "layer" else float(v) if v not in ("", "nan") else float("nan")) for k, v in r.items()}
-                for r in rows]
+        return [
+            {
+                k: (v if k == "layer" else float(v) if v not in ("", "nan") else float("nan"))
+                for k, v in r.items()
+            }
+            for r in rows
+        ]
 
 
 def _csv(columns: tuple[str, ...], rows: list[dict]) -> str:

@@ -110,8 +110,14 @@ class SpectralMaskConv2d(nn.Conv2d):
         layer(torch.rand(8, 3, 32, 32)).shape   # (8, 16, 32, 32)
     """
 
-    def __init__(self, *conv_args, output_hw: tuple[int, int], config: MaskConfig = MaskConfig(),
-                 generator: torch.Generator | None = None, **conv_kwargs):
+    def __init__(
+        self,
+        *conv_args,
+        output_hw: tuple[int, int],
+        config: MaskConfig = MaskConfig(),
+        generator: torch.Generator | None = None,
+        **conv_kwargs,
+    ):
         super().__init__(*conv_args, **conv_kwargs)
         self.output_hw = (int(output_hw[0]), int(output_hw[1]))
         self.config = config
@@ -125,15 +131,30 @@ class SpectralMaskConv2d(nn.Conv2d):
             self.reset_spectral_mask(generator)
 
     @classmethod
-    def from_conv(cls, conv: nn.Conv2d, output_hw: tuple[int, int], config: MaskConfig = MaskConfig(),
-                  generator: torch.Generator | None = None) -> SpectralMaskConv2d:
+    def from_conv(
+        cls,
+        conv: nn.Conv2d,
+        output_hw: tuple[int, int],
+        config: MaskConfig = MaskConfig(),
+        generator: torch.Generator | None = None,
+    ) -> SpectralMaskConv2d:
         """Wrap ``conv``, sharing its weight and bias Parameters (optimizer references stay valid)."""
         # Build on the meta device so nn.Conv2d's own init draws nothing from the global RNG.
-        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
-                    padding=conv.padding, dilation=conv.dilation, groups=conv.groups,
-                    bias=conv.bias is not None,
-                    padding_mode=conv.padding_mode, device="meta", dtype=conv.weight.dtype,
-                    output_hw=output_hw, config=config)
+        layer = cls(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            stride=conv.stride,
+            padding=conv.padding,
+            dilation=conv.dilation,
+            groups=conv.groups,
+            bias=conv.bias is not None,
+            padding_mode=conv.padding_mode,
+            device="meta",
+            dtype=conv.weight.dtype,
+            output_hw=output_hw,
+            config=config,
+        )
         layer.weight, layer.bias = conv.weight, conv.bias
         mask_shape = layer.spectral_mask.shape
         empty = torch.empty(mask_shape, device=conv.weight.device, dtype=conv.weight.dtype)
@@ -213,12 +234,17 @@ def _target_names(model: nn.Module, config: MaskConfig) -> list[str]:
     return names
 
 
-def _output_sizes(model: nn.Module, names: list[str], input_shape: tuple[int, ...]
-                  ) -> dict[str, tuple[int, int]]:
+def _output_sizes(
+    model: nn.Module, names: list[str], input_shape: tuple[int, ...]
+) -> dict[str, tuple[int, int]]:
     """(H, W) of each named conv's output, from one no-grad eval-mode forward of a zero batch of one."""
     sizes: dict[str, tuple[int, int]] = {}
-    hooks = [model.get_submodule(n).register_forward_hook(
-        lambda _m, _i, out, name=n: sizes.__setitem__(name, tuple(out.shape[-2:]))) for n in names]
+    hooks = [
+        model.get_submodule(n).register_forward_hook(
+            lambda _m, _i, out, name=n: sizes.__setitem__(name, tuple(out.shape[-2:]))
+        )
+        for n in names
+    ]
     modes = {m: m.training for m in model.modules()}
     param = next(model.parameters())
     try:
@@ -236,8 +262,12 @@ def _output_sizes(model: nn.Module, names: list[str], input_shape: tuple[int, ..
     return sizes
 
 
-def apply_spectral_masks(model: nn.Module, config: MaskConfig = MaskConfig(), input_shape=(3, 32, 32),
-                         generator: torch.Generator | None = None) -> nn.Module:
+def apply_spectral_masks(
+    model: nn.Module,
+    config: MaskConfig = MaskConfig(),
+    input_shape=(3, 32, 32),
+    generator: torch.Generator | None = None,
+) -> nn.Module:
     """Replace the model's target convs by :class:`SpectralMaskConv2d`, in place; returns ``model``.
 
     Targets: ``model.spectral_mask_targets(config.include_stem)`` (qualified names) if the model defines
@@ -305,8 +335,11 @@ def masked_fractions(model: nn.Module) -> dict[str, float]:
 
     This is the paper's Table 3 quantity. Example: ``{"layer1.0.conv1": 0.07, ...}``.
     """
-    return {name: 1.0 - m.binary_mask().mean().item()
-            for name, m in model.named_modules() if isinstance(m, SpectralMaskConv2d)}
+    return {
+        name: 1.0 - m.binary_mask().mean().item()
+        for name, m in model.named_modules()
+        if isinstance(m, SpectralMaskConv2d)
+    }
 
 
 def radial_profile(layer: SpectralMaskConv2d, n_bins: int = 8) -> torch.Tensor:

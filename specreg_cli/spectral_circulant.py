@@ -15,7 +15,8 @@ Why: per masked layer the FFT route runs four batched transforms over every map 
 backward pass) plus their layout copies; for an 8x8 map that is mostly per-call and memory overhead. The
 circulant route costs ``3 * B * C * (H W)^2`` multiply-adds in three large batched GEMMs, which is cheaper
 for small maps (ResNet-20's 8x8 stage, 64x64 matrices) and grows as ``(H W)^2``: at 16x16 it is already ~3x
-slower than the FFT on a CPU. ``benchmarks`` measures both; :data:`AUTO_MAX_PIXELS` is where ``auto`` switches.
+slower than the FFT on a CPU. ``benchmarks`` measures both; :data:`AUTO_MAX_PIXELS` is where ``auto``
+switches.
 
 Example::
 

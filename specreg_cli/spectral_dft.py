@@ -80,7 +80,7 @@ def dft_matrices(h: int, w: int, dtype: torch.dtype, device: torch.device) -> tu
 
 
 def _build_dft_matrices(h: int, w: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
-    f64 = dict(dtype=torch.float64, device=device)
+    f64 = {"dtype": torch.float64, "device": device}
     k = torch.arange(w // 2 + 1, **f64)
     beta = 2 * math.pi * torch.outer(torch.arange(w, **f64), k) / w  # (W, K)
     fwd_w = torch.cat([beta.cos(), -beta.sin()], dim=1)  # (W, 2K)
@@ -198,8 +198,9 @@ def _self_conjugate_index(h: int, k: int, w: int, device: torch.device) -> tuple
         return _negated_rows_and_kept_columns(h, k, w, device)
 
 
-def _negated_rows_and_kept_columns(h: int, k: int, w: int, device: torch.device
-                                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def _negated_rows_and_kept_columns(
+    h: int, k: int, w: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     negated_rows = (-torch.arange(h, device=device)) % h
     keep = torch.ones(k, dtype=torch.bool, device=device)
     keep[[0, w // 2] if w % 2 == 0 else [0]] = False
@@ -210,7 +211,8 @@ def resolve_backend(backend: str, h: int, w: int) -> str:
     """The backend that runs for an (H, W) map: ``backend`` itself, or for "auto" "circulant" when
     ``H * W <= AUTO_MAX_PIXELS`` and "fft" otherwise. Raises ValueError for an unknown name.
 
-    Example: ``resolve_backend("auto", 8, 8)`` -> ``"circulant"``; ``resolve_backend("auto", 16, 16)`` -> ``"fft"``.
+    Example: ``resolve_backend("auto", 8, 8)`` -> ``"circulant"``;
+    ``resolve_backend("auto", 16, 16)`` -> ``"fft"``.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown spectral backend {backend!r}; expected one of {BACKENDS}")
@@ -234,8 +236,10 @@ def spectral_filter(y: torch.Tensor, mask: torch.Tensor, backend: str = "auto") 
     h, w = y.shape[-2:]
     backend = resolve_backend(backend, h, w)
     if tuple(mask.shape[-2:]) != (h, w // 2 + 1):
-        raise ValueError(f"mask shape {tuple(mask.shape)} does not fit a ({h}, {w}) map: last dims must be "
-                         f"({h}, {w // 2 + 1})")
+        raise ValueError(
+            f"mask shape {tuple(mask.shape)} does not fit a ({h}, {w}) map: last dims must be "
+            f"({h}, {w // 2 + 1})"
+        )
     mask = _symmetrize_self_conjugate_columns(mask, w)
     if y.dtype in (torch.float16, torch.bfloat16) or torch.is_autocast_enabled(y.device.type):
         # Low-precision FFTs, DFT sums and circulant GEMMs lose too much: compute in float32 with autocast

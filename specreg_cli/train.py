@@ -49,9 +49,14 @@ class TrainProgress(Protocol):
 
 
 class SilentProgress:
-    def start(self, epochs, steps_per_epoch, first_epoch): pass
-    def step(self, epoch, step, loss, acc): pass
-    def epoch_end(self, row): pass
+    def start(self, epochs, steps_per_epoch, first_epoch):
+        pass
+
+    def step(self, epoch, step, loss, acc):
+        pass
+
+    def epoch_end(self, row):
+        pass
 
 
 @dataclass
@@ -102,8 +107,11 @@ def _build_fresh_model(config: TrainConfig, model_cfg: dict) -> nn.Module:
     if model_cfg["spectral"]:
         from specreg_cli.spectral import MaskConfig, apply_spectral_masks
 
-        apply_spectral_masks(model, MaskConfig.from_dict(model_cfg["spectral"]),
-                             generator=torch.Generator().manual_seed(config.seed))
+        apply_spectral_masks(
+            model,
+            MaskConfig.from_dict(model_cfg["spectral"]),
+            generator=torch.Generator().manual_seed(config.seed),
+        )
     return model
 
 
@@ -112,11 +120,17 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
 
     masks = spectral_mask_parameters(model)
     mask_ids = {id(p) for p in masks}
-    groups = [{"params": [p for p in model.parameters() if id(p) not in mask_ids],
-               "weight_decay": config.weight_decay, "lr": config.lr}]
+    groups = [
+        {
+            "params": [p for p in model.parameters() if id(p) not in mask_ids],
+            "weight_decay": config.weight_decay,
+            "lr": config.lr,
+        }
+    ]
     if masks:
-        groups.append({"params": masks, "weight_decay": config.mask_weight_decay,
-                       "lr": config.lr * config.mask_lr_mult})
+        groups.append(
+            {"params": masks, "weight_decay": config.mask_weight_decay, "lr": config.lr * config.mask_lr_mult}
+        )
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
 
 
@@ -129,8 +143,14 @@ def _mask_fractions(model: nn.Module) -> dict[str, float]:
 class Trainer:
     """Holds the state of one run; :meth:`run` trains the remaining epochs."""
 
-    def __init__(self, config: TrainConfig, out_dir: str | Path, resume: bool = False, force: bool = False,
-                 device: str | None = None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        out_dir: str | Path,
+        resume: bool = False,
+        force: bool = False,
+        device: str | None = None,
+    ):
         self.run_dir = RunDir(Path(out_dir).expanduser().resolve())
         state = self.run_dir.check_writable(resume, force)
         if state is not None:  # resuming: the saved config wins, except where the run executes
@@ -144,7 +164,9 @@ class Trainer:
         self.model_cfg = model_config(self.config)
         self.resume_state = state
         if len(self.train_set) < self.config.batch_size:
-            raise SpecregError(f"--batch-size {self.config.batch_size} exceeds the {len(self.train_set)} training images")
+            raise SpecregError(
+                f"--batch-size {self.config.batch_size} exceeds the {len(self.train_set)} training images"
+            )
 
     def _setup(self) -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, int]:
         config = self.config
@@ -162,12 +184,16 @@ class Trainer:
             model.to(memory_format=torch.channels_last)
         optimizer = _optimizer(model, config)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: lr_factor(config.schedule, step, steps_per_epoch, config.epochs))
+            optimizer, lambda step: lr_factor(config.schedule, step, steps_per_epoch, config.epochs)
+        )
         if self.resume_state is not None:
             optimizer.load_state_dict(checkpoint.meta["resume"]["optimizer"])
             scheduler.load_state_dict(checkpoint.meta["resume"]["scheduler"])
-            # the lr follows from the step count and this run's schedule (not the one the file was saved under)
-            for group, base_lr, fn in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+            # the lr follows from the step count and this run's schedule (not the one the file was
+            # saved under)
+            for group, base_lr, fn in zip(
+                optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=False
+            ):
                 group["lr"] = base_lr * fn(scheduler.last_epoch)
         return model, optimizer, scheduler, first_epoch
 
@@ -186,8 +212,14 @@ class Trainer:
         self.run_dir.write_state(config.to_dict(), "running", first_epoch)
         metrics = self.run_dir.read_csv_rows("metrics.csv")[:first_epoch]
         fractions = [r for r in self.run_dir.read_csv_rows("mask_fractions.csv") if r["epoch"] <= first_epoch]
-        train_loader = BatchLoader(self.train_set.images, self.train_set.labels, config.batch_size, self.device,
-                                   train=True, seed=config.seed)
+        train_loader = BatchLoader(
+            self.train_set.images,
+            self.train_set.labels,
+            config.batch_size,
+            self.device,
+            train=True,
+            seed=config.seed,
+        )
         test_loader = BatchLoader(self.test_set.images, self.test_set.labels, 500, self.device)
         step_model = torch.compile(model) if config.compile else model
         perturb = make_perturbation(config, model)
@@ -197,10 +229,13 @@ class Trainer:
             row = self._train_epoch(epoch, step_model, optimizer, scheduler, train_loader, perturb, progress)
             row.update(self._test_metrics(model, test_loader, row))
             layer_fractions = _mask_fractions(model)
-            row["masked_fraction"] = (sum(layer_fractions.values()) / len(layer_fractions)
-                                      if layer_fractions else float("nan"))
+            row["masked_fraction"] = (
+                sum(layer_fractions.values()) / len(layer_fractions) if layer_fractions else float("nan")
+            )
             metrics.append(row)
-            fractions += [{"epoch": epoch + 1, "layer": k, "masked_fraction": v} for k, v in layer_fractions.items()]
+            fractions += [
+                {"epoch": epoch + 1, "layer": k, "masked_fraction": v} for k, v in layer_fractions.items()
+            ]
             self._save(model, optimizer, scheduler, epoch + 1, metrics, fractions)
             progress.epoch_end(row)
         return TrainResult(self.run_dir.path, metrics, fractions)
@@ -245,15 +280,26 @@ class Trainer:
                 self._check_finite(loss_sum, epoch, step)
                 progress.step(epoch, step + 1, loss_sum.item() / seen, correct.item() / seen)
         seconds = time.perf_counter() - start
-        return {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum.item() / seen,
-                "train_acc": correct.item() / seen, "seconds": seconds, "images_per_s": seen / seconds}
+        return {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": loss_sum.item() / seen,
+            "train_acc": correct.item() / seen,
+            "seconds": seconds,
+            "images_per_s": seen / seconds,
+        }
 
     def _check_finite(self, loss_sum: torch.Tensor, epoch: int, step: int) -> None:
         if not torch.isfinite(loss_sum).item():
-            kept = f"the last good checkpoint (epoch {epoch}) is kept in {self.run_dir.checkpoint}" if epoch \
+            kept = (
+                f"the last good checkpoint (epoch {epoch}) is kept in {self.run_dir.checkpoint}"
+                if epoch
                 else "no epoch had finished, so no checkpoint was written"
-            raise TrainingDiverged(f"the training loss became NaN or infinite in epoch {epoch + 1} "
-                                   f"(by step {step + 1}); {kept}", hint="lower --lr or check the data")
+            )
+            raise TrainingDiverged(
+                f"the training loss became NaN or infinite in epoch {epoch + 1} (by step {step + 1}); {kept}",
+                hint="lower --lr or check the data",
+            )
 
     def _test_metrics(self, model: nn.Module, loader: BatchLoader, row: dict) -> dict:
         with self._autocast():
@@ -262,9 +308,16 @@ class Trainer:
 
     def _save(self, model, optimizer, scheduler, epochs_done, metrics, fractions) -> None:
         config = self.config
-        meta = make_meta(self.model_cfg, config.method, self.train_set.identity, epochs_done, config.epochs,
-                         config.to_dict(), method_options=_method_options(config),
-                         resume={"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+        meta = make_meta(
+            self.model_cfg,
+            config.method,
+            self.train_set.identity,
+            epochs_done,
+            config.epochs,
+            config.to_dict(),
+            method_options=_method_options(config),
+            resume={"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        )
         meta["test_dataset"] = self.test_set.identity  # lets evaluations notice a changed test set
         save_checkpoint(self.run_dir.checkpoint, model, meta)
         self.run_dir.write_metrics(metrics)
@@ -280,13 +333,21 @@ def _method_options(config: TrainConfig) -> dict:
     if config.method == "adversarial":
         return {"eps": config.adv_eps, "alpha": config.adv_alpha, "steps": config.adv_steps}
     if config.method == "masked":
-        return {"mask_lr_mult": config.mask_lr_mult, "mask_weight_decay": config.mask_weight_decay,
-                "init_from": config.init_from}
+        return {
+            "mask_lr_mult": config.mask_lr_mult,
+            "mask_weight_decay": config.mask_weight_decay,
+            "init_from": config.init_from,
+        }
     return {}
 
 
-def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, force: bool = False,
-          progress: TrainProgress | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    force: bool = False,
+    progress: TrainProgress | None = None,
+) -> TrainResult:
     """Train ``config`` into ``out_dir`` (see :mod:`specreg_cli.run_dir` for what it holds)."""
     return Trainer(config, out_dir, resume=resume, force=force).run(progress)
 

@@ -26,7 +26,9 @@ class TrainConfig:
     lr: float = 0.01  # paper: SGD learning rate on CIFAR
     momentum: float = 0.9  # paper
     weight_decay: float = 1e-4  # paper (= recipe): L2 on weights, not on masks
-    schedule: str = "step"  # recipe: step = lr x0.1 at 50% and again at 75% of training; cosine = per-step cosine to 0
+    schedule: str = (
+        "step"  # recipe: step = lr x0.1 at 50% and again at 75% of training; cosine = per-step cosine to 0
+    )
     seed: int = 0  # init, data order, augmentation, perturbations
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = False  # mixed precision (bfloat16 on CPU, float16 + GradScaler on CUDA); FFTs stay float32
@@ -43,7 +45,9 @@ class TrainConfig:
     mask: dict = field(default_factory=dict)  # MaskConfig overrides; init defaults depend on init_from
     mask_lr_mult: float = 1.0  # mask learning rate = lr x this
     mask_weight_decay: float = 0.0  # L2 on the masks (0: the masks are only pushed by the loss)
-    init_from: str | None = None  # checkpoint to fine-tune from (masks start at the fine-tune init N(0.6, 0.1))
+    init_from: str | None = (
+        None  # checkpoint to fine-tune from (masks start at the fine-tune init N(0.6, 0.1))
+    )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +75,10 @@ class TrainConfig:
             (0 <= self.noise_fraction <= 1, "--noise-fraction must be in [0, 1]"),
             (self.adv_eps >= 0 and self.adv_alpha >= 0, "--adv-eps and --adv-alpha must be >= 0"),
             (self.adv_steps >= 1, "--adv-steps must be at least 1"),
-            (self.mask_lr_mult >= 0 and self.mask_weight_decay >= 0, "mask lr multiplier and weight decay must be >= 0"),
+            (
+                self.mask_lr_mult >= 0 and self.mask_weight_decay >= 0,
+                "mask lr multiplier and weight decay must be >= 0",
+            ),
         ]
         for ok, message in checks:
             if not ok:

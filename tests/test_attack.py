@@ -481,7 +481,7 @@ def test_cli_attack_names_match_the_library():
     from specreg_cli.attack import NORMS
     from specreg_cli.commands.attack import ATTACKS
 
-    assert ATTACKS == tuple(NORMS)
+    assert tuple(NORMS) == ATTACKS
 
 
 def test_attack_spec_is_hashable_and_exposes_norm():

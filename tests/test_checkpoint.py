@@ -12,8 +12,15 @@ LENET = {"arch": "lenet", "num_classes": 10, "spectral": None}
 def save_lenet(path, seed=0):
     torch.manual_seed(seed)
     model = build_model(LENET)
-    meta = make_meta(LENET, "natural", {"name": "synthetic", "sha256": "ab"}, epoch=2, epochs=2,
-                     config={"lr": 0.1}, resume={"optimizer": torch.optim.SGD(model.parameters(), 0.1).state_dict()})
+    meta = make_meta(
+        LENET,
+        "natural",
+        {"name": "synthetic", "sha256": "ab"},
+        epoch=2,
+        epochs=2,
+        config={"lr": 0.1},
+        resume={"optimizer": torch.optim.SGD(model.parameters(), 0.1).state_dict()},
+    )
     save_checkpoint(path, model, meta)
     return model
 

@@ -22,15 +22,28 @@ def test_version():
 
 
 def test_python_dash_m():
-    result = subprocess.run([sys.executable, "-m", "specreg_cli", "--version"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "specreg_cli", "--version"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and __version__ in result.stdout
 
 
 def test_user_error_is_one_red_line_exit_1(tmp_path):
     # Through the console script's main(), as a user sees it: no traceback, exit code 1.
     result = subprocess.run(
-        [sys.executable, "-m", "specreg_cli", "train", "--out", str(tmp_path / "run"), "--dataset", "imagenet"],
-        capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "specreg_cli",
+            "train",
+            "--out",
+            str(tmp_path / "run"),
+            "--dataset",
+            "imagenet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

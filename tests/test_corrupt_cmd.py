@@ -49,8 +49,11 @@ def written(tmp_path_factory):
     """A folder written by the CLI (seed 5, batch 16)."""
     out = tmp_path_factory.mktemp("c10c") / "CIFAR-10-C"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["specreg", "corrupt", "--dataset", SPEC, "--out", str(out), "--seed", "5",
-                                 "--batch-size", "16"])
+        mp.setattr(
+            sys,
+            "argv",
+            ["specreg", "corrupt", "--dataset", SPEC, "--out", str(out), "--seed", "5", "--batch-size", "16"],
+        )
         assert _exit_code(main) == 0
     return out
 
@@ -63,8 +66,9 @@ def test_layout_shapes_dtypes_and_label_tiling(written, test_split):
     labels = np.load(written / "labels.npy", allow_pickle=False)
     assert labels.dtype == np.uint8 and labels.shape == (5 * n,)
     assert np.array_equal(labels, np.tile(test_split.labels, 5))
-    assert sorted(p.name for p in written.iterdir()) == sorted([*(f"{n}.npy" for n in NAMES), "labels.npy",
-                                                                "corrupt.json"])  # no temp files left
+    assert sorted(p.name for p in written.iterdir()) == sorted(
+        [*(f"{n}.npy" for n in NAMES), "labels.npy", "corrupt.json"]
+    )  # no temp files left
 
 
 def test_blocks_are_the_severities_in_order_and_batch_independent(written, test_split):
@@ -74,10 +78,10 @@ def test_blocks_are_the_severities_in_order_and_batch_independent(written, test_
         array = np.load(written / f"{name}.npy", mmap_mode="r")
         for severity in (1, 2, 3, 4, 5):
             expected = corruptions.corrupt(test_split.images, name, severity, seed=5)
-            assert np.array_equal(array[(severity - 1) * n:severity * n], expected), (name, severity)
+            assert np.array_equal(array[(severity - 1) * n : severity * n], expected), (name, severity)
         # the severities differ from each other and from the clean images (the blocks are not copies)
-        assert not np.array_equal(array[:n], array[4 * n:])
-        assert not np.array_equal(array[4 * n:], test_split.images)
+        assert not np.array_equal(array[:n], array[4 * n :])
+        assert not np.array_equal(array[4 * n :], test_split.images)
 
 
 def test_folder_reader_and_sidecar(written, test_split):
@@ -118,12 +122,15 @@ def test_interrupted_write_leaves_no_file(tmp_path, test_split, monkeypatch):
     assert list((tmp_path / "out").iterdir()) == []  # neither fog.npy nor a temp file nor labels.npy
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--severities", "1-3"], "all five"),
-    (["--severities", "0-5"], "valid severities: 1, 2, 3, 4, 5"),
-    (["--corruptions", "fog,snowfall"], "valid choices: impulse_noise, fog, contrast"),
-    (["--dataset", "imagenet"], "valid choices: synthetic, cifar10"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--severities", "1-3"], "all five"),
+        (["--severities", "0-5"], "valid severities: 1, 2, 3, 4, 5"),
+        (["--corruptions", "fog,snowfall"], "valid choices: impulse_noise, fog, contrast"),
+        (["--dataset", "imagenet"], "valid choices: synthetic, cifar10"),
+    ],
+)
 def test_bad_options_one_line_exit_1_nothing_written(tmp_path, cli, args, expected):
     out = tmp_path / "out"
     code, _, stderr = cli("corrupt", "--dataset", SPEC, "--out", out, *args)
@@ -134,8 +141,9 @@ def test_bad_options_one_line_exit_1_nothing_written(tmp_path, cli, args, expect
 
 def test_cli_prints_what_it_wrote(tmp_path, cli):
     out = tmp_path / "c"
-    code, stdout, _ = cli("corrupt", "--dataset", "synthetic:train=4,test=6", "--out", out,
-                          "--corruptions", "contrast")
+    code, stdout, _ = cli(
+        "corrupt", "--dataset", "synthetic:train=4,test=6", "--out", out, "--corruptions", "contrast"
+    )
     assert code == 0 and "contrast.npy" in stdout and "labels.npy" in stdout
     assert np.load(out / "contrast.npy").shape == (30, 32, 32, 3)
     assert not (out / "fog.npy").exists()

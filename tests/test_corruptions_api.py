@@ -24,7 +24,11 @@ def test_public_constants():
     assert len(released) == len(set(released)) == 19
     assert set(corruptions.CORRUPTIONS) <= set(released)
     assert released[:15][-1] == "jpeg_compression" and released[15:] == (
-        "speckle_noise", "gaussian_blur", "spatter", "saturate")
+        "speckle_noise",
+        "gaussian_blur",
+        "spatter",
+        "saturate",
+    )
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
@@ -39,9 +43,10 @@ def test_registry_entry_is_documented_with_its_severity_table(name):
 def test_same_bytes_whatever_the_batching(name, images):
     whole = corrupt(images, name, 3, seed=7)
     assert whole.dtype == np.uint8 and whole.shape == images.shape
-    singles = np.concatenate([corrupt(images[i:i + 1], name, 3, seed=7, start_index=i) for i in range(100)])
-    sevens = np.concatenate([corrupt(images[i:i + 7], name, 3, seed=7, start_index=i)
-                             for i in range(0, 100, 7)])
+    singles = np.concatenate([corrupt(images[i : i + 1], name, 3, seed=7, start_index=i) for i in range(100)])
+    sevens = np.concatenate(
+        [corrupt(images[i : i + 7], name, 3, seed=7, start_index=i) for i in range(0, 100, 7)]
+    )
     assert np.array_equal(whole, singles) and np.array_equal(whole, sevens)
     # permuted batch with matching indices, through the registry function
     perm = torch.randperm(100, generator=torch.Generator().manual_seed(1))
@@ -89,7 +94,7 @@ def test_global_random_state_is_untouched(images):
         corrupt(images[:5], name, 5, seed=123)
     after = torch.get_rng_state(), np.random.get_state(), random.getstate()
     assert torch.equal(states[0], after[0])
-    assert all(np.array_equal(x, y) for x, y in zip(states[1], after[1]))
+    assert all(np.array_equal(x, y) for x, y in zip(states[1], after[1], strict=False))
     assert states[2] == after[2]
 
 
@@ -110,11 +115,15 @@ def test_cuda_gives_the_cpu_bytes(name, images):
 
 # ------------------------------------------------------------------------------------------ errors
 
-@pytest.mark.parametrize("name, match", [
-    ("snow", "not implemented here; choose one of: impulse_noise, fog, contrast"),
-    ("Fog", "unknown corruption 'Fog'; choose one of: impulse_noise, fog, contrast"),
-    (None, "choose one of: impulse_noise, fog, contrast"),
-])
+
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("snow", "not implemented here; choose one of: impulse_noise, fog, contrast"),
+        ("Fog", "unknown corruption 'Fog'; choose one of: impulse_noise, fog, contrast"),
+        (None, "choose one of: impulse_noise, fog, contrast"),
+    ],
+)
 def test_unknown_names(name, match, images):
     with pytest.raises(ValueError, match=match):
         corrupt(images, name, 1)
@@ -126,25 +135,34 @@ def test_bad_severities(severity, images):
         corrupt(images, "fog", severity)
 
 
-@pytest.mark.parametrize("bad", [
-    np.zeros((2, 32, 32, 3), dtype=np.float32),
-    np.zeros((2, 32, 32, 3), dtype=np.int64),
-    np.zeros((32, 32, 3), dtype=np.uint8),
-    np.zeros((2, 3, 32, 32), dtype=np.uint8),
-    np.zeros((2, 28, 28, 1), dtype=np.uint8),
-    torch.zeros(2, 32, 32, 3),
-    torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
-    [[0]],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((2, 32, 32, 3), dtype=np.float32),
+        np.zeros((2, 32, 32, 3), dtype=np.int64),
+        np.zeros((32, 32, 3), dtype=np.uint8),
+        np.zeros((2, 3, 32, 32), dtype=np.uint8),
+        np.zeros((2, 28, 28, 1), dtype=np.uint8),
+        torch.zeros(2, 32, 32, 3),
+        torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
+        [[0]],
+    ],
+)
 def test_bad_images(bad):
     with pytest.raises(ValueError, match=r"images must be"):
         corrupt(bad, "contrast", 1)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"seed": -1}, "seed"), ({"seed": 2**64}, "seed"), ({"seed": 0.5}, "seed"),
-    ({"start_index": -1}, "start_index"), ({"start_index": 1.0}, "start_index"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**64}, "seed"),
+        ({"seed": 0.5}, "seed"),
+        ({"start_index": -1}, "start_index"),
+        ({"start_index": 1.0}, "start_index"),
+    ],
+)
 def test_bad_seed_or_start_index(kwargs, match, images):
     with pytest.raises(ValueError, match=match):
         corrupt(images, "impulse_noise", 1, **kwargs)

@@ -34,9 +34,10 @@ def awkward_images(rng: np.random.Generator, n_random: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------- contrast
 
+
 def contrast_reference(img: np.ndarray, c: float) -> np.ndarray:
     """make_cifar_c.py's contrast on one (32, 32, 3) uint8 image."""
-    x = np.array(img) / 255.
+    x = np.array(img) / 255.0
     means = np.mean(x, axis=(0, 1), keepdims=True)
     return np.uint8(np.clip((x - means) * c + means, 0, 1) * 255)
 
@@ -53,6 +54,7 @@ def test_contrast_is_bit_identical_to_the_reference(severity):
 def test_row_sums_numpy_and_loop_paths_agree():
     # the CPU uses numpy's reduction, other devices a loop: same order, so the same bits
     from corruptions.contrast import _sum_rows_loop, sum_rows_in_order
+
     # (numpy sums a single column pairwise: sum_rows_in_order must not hand it that case)
     gen = torch.Generator().manual_seed(0)
     for columns in (1, 2, 3, 192):
@@ -72,6 +74,7 @@ def test_contrast_mean_is_per_channel_not_grey():
 
 # ------------------------------------------------------------------------------------------- fog
 
+
 def plasma_reference(u: np.ndarray, wibbledecay: float) -> np.ndarray:
     """make_cifar_c.py's plasma_fractal (mapsize 32), with np.random.uniform(-w, w, shape) replaced by
     ``-w + 2w * next uniforms`` (what numpy's uniform computes) taken from ``u`` (1023,) in order."""
@@ -84,7 +87,7 @@ def plasma_reference(u: np.ndarray, wibbledecay: float) -> np.ndarray:
 
     def wibbledmean(array):
         k = array.size
-        r = u[pos[0]:pos[0] + k].reshape(array.shape)
+        r = u[pos[0] : pos[0] + k].reshape(array.shape)
         pos[0] += k
         return array / 4 + wibble * (-wibble + (wibble - -wibble) * r)
 
@@ -92,19 +95,21 @@ def plasma_reference(u: np.ndarray, wibbledecay: float) -> np.ndarray:
         cornerref = maparray[0:mapsize:stepsize, 0:mapsize:stepsize]
         squareaccum = cornerref + np.roll(cornerref, shift=-1, axis=0)
         squareaccum += np.roll(squareaccum, shift=-1, axis=1)
-        maparray[stepsize // 2:mapsize:stepsize, stepsize // 2:mapsize:stepsize] = wibbledmean(squareaccum)
+        maparray[stepsize // 2 : mapsize : stepsize, stepsize // 2 : mapsize : stepsize] = wibbledmean(
+            squareaccum
+        )
 
     def filldiamonds():
-        drgrid = maparray[stepsize // 2:mapsize:stepsize, stepsize // 2:mapsize:stepsize]
+        drgrid = maparray[stepsize // 2 : mapsize : stepsize, stepsize // 2 : mapsize : stepsize]
         ulgrid = maparray[0:mapsize:stepsize, 0:mapsize:stepsize]
         ldrsum = drgrid + np.roll(drgrid, 1, axis=0)
         lulsum = ulgrid + np.roll(ulgrid, -1, axis=1)
         ltsum = ldrsum + lulsum
-        maparray[0:mapsize:stepsize, stepsize // 2:mapsize:stepsize] = wibbledmean(ltsum)
+        maparray[0:mapsize:stepsize, stepsize // 2 : mapsize : stepsize] = wibbledmean(ltsum)
         tdrsum = drgrid + np.roll(drgrid, 1, axis=1)
         tulsum = ulgrid + np.roll(ulgrid, -1, axis=0)
         ttsum = tdrsum + tulsum
-        maparray[stepsize // 2:mapsize:stepsize, 0:mapsize:stepsize] = wibbledmean(ttsum)
+        maparray[stepsize // 2 : mapsize : stepsize, 0:mapsize:stepsize] = wibbledmean(ttsum)
 
     while stepsize >= 2:
         fillsquares()
@@ -163,7 +168,7 @@ def test_fog_map_is_the_seeded_reference_plasma_with_this_severity_decay(severit
 
 def fog_reference(img: np.ndarray, t: float, plasma: np.ndarray) -> np.ndarray:
     """make_cifar_c.py's fog on one image, with the plasma map passed in."""
-    x = np.array(img) / 255.
+    x = np.array(img) / 255.0
     max_val = x.max()
     x += t * plasma[:32, :32][..., np.newaxis]
     return np.uint8(np.clip(x * max_val / (max_val + t), 0, 1) * 255)
@@ -176,7 +181,7 @@ def test_fog_is_bit_identical_to_the_reference_given_the_map(severity):
     got = fog(torch.from_numpy(images), severity, seed=4, indices=idx).numpy()
     maps = plasma_fractal(4, severity, idx).numpy()
     t = PARAMETERS[severity - 1][0]
-    expected = np.stack([fog_reference(img, t, m) for img, m in zip(images, maps)])
+    expected = np.stack([fog_reference(img, t, m) for img, m in zip(images, maps, strict=False)])
     assert np.array_equal(got, expected)
 
 
@@ -194,6 +199,7 @@ def test_fog_uses_one_map_for_all_channels_and_one_scalar_max():
 
 
 # ---------------------------------------------------------------------------------- impulse noise
+
 
 @pytest.mark.parametrize("severity", SEVERITIES)
 def test_impulse_noise_statistics(severity):
@@ -220,4 +226,4 @@ def test_impulse_float_round_trip_is_the_identity():
     # the reference computes np.uint8(clip(x / 255., 0, 1) * 255) for the values it keeps;
     # impulse_noise skips that because it returns every byte unchanged
     k = np.arange(256)
-    assert np.array_equal(np.uint8(np.clip(k / 255., 0, 1) * 255), k)
+    assert np.array_equal(np.uint8(np.clip(k / 255.0, 0, 1) * 255), k)

@@ -27,10 +27,12 @@ def lowbias32_numpy(x: np.ndarray) -> np.ndarray:
 
 
 def test_hash32_is_lowbias32_on_tensors_and_ints():
-    words = np.concatenate([
-        np.array([0, 1, 2, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF], dtype=np.uint32),
-        np.random.default_rng(0).integers(0, 2**32, 20000, dtype=np.uint64).astype(np.uint32),
-    ])
+    words = np.concatenate(
+        [
+            np.array([0, 1, 2, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF], dtype=np.uint32),
+            np.random.default_rng(0).integers(0, 2**32, 20000, dtype=np.uint64).astype(np.uint32),
+        ]
+    )
     expected = lowbias32_numpy(words).astype(np.int64)
     got = hash32(torch.from_numpy(words.astype(np.int64)))
     assert torch.equal(got, torch.from_numpy(expected))
@@ -57,12 +59,17 @@ def test_words_depend_only_on_key_and_index():
 
 
 def test_streams_differ_by_seed_name_severity():
-    keys = {stream_key(s, n, v) for s in (0, 1, 2**32, MAX_SEED) for n in ("fog", "impulse_noise")
-            for v in (1, 2, 3, 4, 5)}
+    keys = {
+        stream_key(s, n, v)
+        for s in (0, 1, 2**32, MAX_SEED)
+        for n in ("fog", "impulse_noise")
+        for v in (1, 2, 3, 4, 5)
+    }
     assert len(keys) == 4 * 2 * 5
     idx = torch.arange(8)
-    assert not torch.equal(random_words(stream_key(0, "fog", 1), idx, 32),
-                           random_words(stream_key(1, "fog", 1), idx, 32))
+    assert not torch.equal(
+        random_words(stream_key(0, "fog", 1), idx, 32), random_words(stream_key(1, "fog", 1), idx, 32)
+    )
 
 
 def test_image_keys_have_no_collisions_over_a_dataset():

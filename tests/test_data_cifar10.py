@@ -13,8 +13,15 @@ from specreg_cli.errors import SpecregError
 def write_batch(path, images_nhwc, labels):
     data = images_nhwc.transpose(0, 3, 1, 2).reshape(len(images_nhwc), 3072)  # official: rows of CHW bytes
     with open(path, "wb") as fh:
-        pickle.dump({b"batch_label": b"test", b"labels": list(map(int, labels)), b"data": data,
-                     b"filenames": [b"x.png"] * len(labels)}, fh)
+        pickle.dump(
+            {
+                b"batch_label": b"test",
+                b"labels": list(map(int, labels)),
+                b"data": data,
+                b"filenames": [b"x.png"] * len(labels),
+            },
+            fh,
+        )
 
 
 @pytest.fixture
@@ -39,7 +46,9 @@ def test_reads_official_layout(cifar_root):
     np.testing.assert_array_equal(train.images[7:14], written["data_batch_2"][0])  # HWC restored exactly
     np.testing.assert_array_equal(test.labels, written["test_batch"][1])
     assert test.labels.dtype == np.int64
-    assert test.identity["name"] == "cifar10" and test.identity["n"] == 7 and len(test.identity["sha256"]) == 16
+    assert (
+        test.identity["name"] == "cifar10" and test.identity["n"] == 7 and len(test.identity["sha256"]) == 16
+    )
 
 
 def test_missing_folder_names_folder_and_flag(tmp_path):

@@ -25,19 +25,22 @@ def test_block_selects_severity(c_folder):
     assert folder.n == N and folder.available() == ["fog"]
     for severity in (1, 3, 5):
         images, got_labels = folder.block("fog", severity)
-        np.testing.assert_array_equal(images, fog[(severity - 1) * N:severity * N])
+        np.testing.assert_array_equal(images, fog[(severity - 1) * N : severity * N])
         np.testing.assert_array_equal(got_labels, labels)
     assert isinstance(folder.array("fog"), np.memmap)  # never loaded whole
 
 
-@pytest.mark.parametrize("problem, message", [
-    ("missing_file", "is missing"),
-    ("bad_name", "unknown CIFAR-10-C corruption"),
-    ("bad_shape", "expected uint8"),
-    ("bad_dtype", "expected uint8"),
-    ("truncated", "not a readable .npy"),
-    ("bad_severity", "severity 6"),
-])
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("missing_file", "is missing"),
+        ("bad_name", "unknown CIFAR-10-C corruption"),
+        ("bad_shape", "expected uint8"),
+        ("bad_dtype", "expected uint8"),
+        ("truncated", "not a readable .npy"),
+        ("bad_severity", "severity 6"),
+    ],
+)
 def test_malformed(c_folder, problem, message):
     path, _, fog = c_folder
     name, severity = "fog", 1
@@ -64,7 +67,9 @@ def test_bad_labels(tmp_path):
     np.save(tmp_path / "labels.npy", np.arange(7))
     with pytest.raises(SpecregError, match="5 x N labels"):
         Cifar10CFolder(tmp_path)
-    np.save(tmp_path / "labels.npy", np.concatenate([np.zeros(3), np.ones(3)]).astype(np.int64).repeat(5)[:30])
+    np.save(
+        tmp_path / "labels.npy", np.concatenate([np.zeros(3), np.ones(3)]).astype(np.int64).repeat(5)[:30]
+    )
     with pytest.raises(SpecregError, match="tiled five times"):
         Cifar10CFolder(tmp_path)
     with pytest.raises(SpecregError, match="does not exist"):

@@ -63,8 +63,10 @@ def runs(tmp_path_factory):
     """A trained run directory ``natural/`` (24 SGD steps) and an untrained loose checkpoint ``other.pt``."""
     root = tmp_path_factory.mktemp("runs")
     train = load_dataset(SPEC, "train")
-    for path, model, method in [(root / "natural" / "model.pt", _lenet(0, train, 3), "natural"),
-                                (root / "other.pt", _lenet(1), "gauss")]:
+    for path, model, method in [
+        (root / "natural" / "model.pt", _lenet(0, train, 3), "natural"),
+        (root / "other.pt", _lenet(1), "gauss"),
+    ]:
         meta = make_meta(MODEL_CONFIG, method, train.identity, epoch=3, epochs=3, config={"dataset": SPEC})
         save_checkpoint(path, model, meta)
     return root
@@ -82,18 +84,30 @@ def test_split():
 
 def _values(frame):
     """{(condition, severity): accuracy} of one results frame with one run."""
-    return {(r.condition, None if pd.isna(r.severity) else int(r.severity)): r.value
-            for r in frame.itertuples()}
+    return {
+        (r.condition, None if pd.isna(r.severity) else int(r.severity)): r.value for r in frame.itertuples()
+    }
 
 
 def test_files_give_the_same_accuracies_as_on_the_fly(natural, tmp_path, cli):
     folder, files, fly = tmp_path / "c10c", tmp_path / "files.json", tmp_path / "fly.json"
     assert cli("corrupt", "--dataset", SPEC, "--out", folder, "--seed", "7")[0] == 0
-    code, stdout, _ = cli("eval-corruptions", natural, "--cifar10c-dir", folder, "--batch-size", "128",
-                          "--device", "cpu", "--out", files)
+    code, stdout, _ = cli(
+        "eval-corruptions",
+        natural,
+        "--cifar10c-dir",
+        folder,
+        "--batch-size",
+        "128",
+        "--device",
+        "cpu",
+        "--out",
+        files,
+    )
     assert code == 0 and "reading files" in stdout, stdout
-    code, stdout, _ = cli("eval-corruptions", natural, "--seed", "7", "--batch-size", "50", "--device", "cpu",
-                          "--out", fly)
+    code, stdout, _ = cli(
+        "eval-corruptions", natural, "--seed", "7", "--batch-size", "50", "--device", "cpu", "--out", fly
+    )
     assert code == 0 and "generating corruptions" in stdout, stdout
     files, fly = read_results(files), read_results(fly)
     assert len(fly) == 1 + 3 * 5 and set(fly["n"]) == {128}
@@ -107,11 +121,13 @@ def test_files_give_the_same_accuracies_as_on_the_fly(natural, tmp_path, cli):
 def test_matches_an_independent_accuracy_reference(natural, test_split):
     model, checkpoint = load_model(natural)
     models = [ce.EvalModel.from_checkpoint(model, checkpoint)]
-    result = ce.evaluate_corruptions(models, ["impulse_noise", "fog"], [2, 5], clean=test_split, seed=3,
-                                     batch_size=40)
+    result = ce.evaluate_corruptions(
+        models, ["impulse_noise", "fog"], [2, 5], clean=test_split, seed=3, batch_size=40
+    )
     got = {(r.condition, r.severity): r.value for r in result.records}
     for name in ("impulse_noise", "fog"):
         for severity in (2, 5):
+
             def transform(batch, start, name=name, severity=severity):
                 return corruptions.corrupt(batch, name, severity, seed=3, start_index=start)
 
@@ -129,8 +145,10 @@ def test_several_models_share_generated_images(runs, test_split, monkeypatch):
         return real(images, name, severity, seed=seed, start_index=start_index)
 
     monkeypatch.setattr(corruptions, "corrupt", counting)
-    models = [ce.EvalModel.from_checkpoint(*load_model(runs / "natural")),
-              ce.EvalModel.from_checkpoint(*load_model(runs / "other.pt"))]
+    models = [
+        ce.EvalModel.from_checkpoint(*load_model(runs / "natural")),
+        ce.EvalModel.from_checkpoint(*load_model(runs / "other.pt")),
+    ]
     one = ce.evaluate_corruptions(models[:1], ["fog", "contrast"], [1, 4], clean=test_split, batch_size=50)
     one_calls, calls[:] = list(calls), []
     two = ce.evaluate_corruptions(models, ["fog", "contrast"], [1, 4], clean=test_split, batch_size=50)
@@ -142,15 +160,27 @@ def test_several_models_share_generated_images(runs, test_split, monkeypatch):
 
 
 def test_default_outputs_one_file_per_model_and_tables(runs, cli):
-    code, stdout, _ = cli("eval-corruptions", runs / "natural", runs / "other.pt",
-                          "--corruptions", "contrast", "--severities", "1,5", "--device", "cpu")
+    code, stdout, _ = cli(
+        "eval-corruptions",
+        runs / "natural",
+        runs / "other.pt",
+        "--corruptions",
+        "contrast",
+        "--severities",
+        "1,5",
+        "--device",
+        "cpu",
+    )
     assert code == 0
     outputs = [(runs / "natural" / "corruptions.json", "natural"), (runs / "other.corruptions.json", "other")]
     for path, run in outputs:
         document = json.loads(path.read_text())
         assert {r["run"] for r in document["records"]} == {run}
         assert [(r["condition"], r["severity"]) for r in document["records"]] == [
-            ("clean", None), ("contrast", 1), ("contrast", 5)]
+            ("clean", None),
+            ("contrast", 1),
+            ("contrast", 5),
+        ]
         assert list(document["provenance"]["checkpoints"]) == [run]
         assert document["provenance"]["dataset"]["sha256"] == load_dataset(SPEC, "test").identity["sha256"]
         assert document["provenance"]["timing"]["model_s"] > 0
@@ -158,13 +188,16 @@ def test_default_outputs_one_file_per_model_and_tables(runs, cli):
     assert "s1" in stdout and "s5" in stdout and "clean" in stdout
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--corruptions", "fog,snowfall"], "valid choices: impulse_noise, fog, contrast"),
-    (["--corruptions", "gaussian_noise"], "can't be generated"),
-    (["--severities", "6"], "valid severities: 1, 2, 3, 4, 5"),
-    (["--severities", "2-7"], "valid severities: 1, 2, 3, 4, 5"),
-    (["--dataset", "mnist"], "valid choices: synthetic, cifar10"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--corruptions", "fog,snowfall"], "valid choices: impulse_noise, fog, contrast"),
+        (["--corruptions", "gaussian_noise"], "can't be generated"),
+        (["--severities", "6"], "valid severities: 1, 2, 3, 4, 5"),
+        (["--severities", "2-7"], "valid severities: 1, 2, 3, 4, 5"),
+        (["--dataset", "mnist"], "valid choices: synthetic, cifar10"),
+    ],
+)
 def test_bad_names_or_severities_one_line_nothing_written(runs, tmp_path, cli, args, expected):
     before = sorted(p.name for p in runs.rglob("*"))
     out = tmp_path / "r.json"
@@ -173,10 +206,13 @@ def test_bad_names_or_severities_one_line_nothing_written(runs, tmp_path, cli, a
     assert not out.exists() and sorted(p.name for p in runs.rglob("*")) == before
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["{natural}", "{natural}"], "share the run name"),
-    (["{natural}", "--out", "{tmp}"], "is a folder"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["{natural}", "{natural}"], "share the run name"),
+        (["{natural}", "--out", "{tmp}"], "is a folder"),
+    ],
+)
 def test_outputs_checked_before_work(natural, tmp_path, cli, args, expected):
     code, _, stderr = cli("eval-corruptions", *[a.format(natural=natural, tmp=tmp_path) for a in args])
     assert code == 1 and expected in stderr and len(stderr.strip().splitlines()) == 1
@@ -195,14 +231,17 @@ def _bad_folder(kind: str, root, test_split):
     return folder
 
 
-@pytest.mark.parametrize("kind, args, expected", [
-    ("no-labels", [], "labels.npy is missing"),
-    ("wrong-shape", ["--corruptions", "contrast"], "expected uint8"),
-    ("not-npy", ["--corruptions", "contrast"], "not a readable .npy"),
-    ("ok", ["--corruptions", "fog"], "this folder has: contrast"),
-    ("ok", ["--corruptions", "smog"], "valid choices: gaussian_noise"),
-    ("absent", [], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "kind, args, expected",
+    [
+        ("no-labels", [], "labels.npy is missing"),
+        ("wrong-shape", ["--corruptions", "contrast"], "expected uint8"),
+        ("not-npy", ["--corruptions", "contrast"], "not a readable .npy"),
+        ("ok", ["--corruptions", "fog"], "this folder has: contrast"),
+        ("ok", ["--corruptions", "smog"], "valid choices: gaussian_noise"),
+        ("absent", [], "does not exist"),
+    ],
+)
 def test_cifar10c_reader_errors_are_one_line(natural, tmp_path, test_split, cli, kind, args, expected):
     folder = tmp_path / "absent" if kind == "absent" else _bad_folder(kind, tmp_path, test_split)
     out = tmp_path / "r.json"
@@ -218,11 +257,31 @@ def test_folder_all_and_clean_only_when_labels_match(natural, tmp_path, cli):
     assert not np.array_equal(other.labels, load_dataset(SPEC, "test").labels)
     folder, out = tmp_path / "other-c", tmp_path / "r.json"
     write_cifar10c(folder, other.images, other.labels, ["contrast", "fog"])
-    code, stdout, _ = cli("eval-corruptions", natural, "--cifar10c-dir", folder, "--corruptions", "all",
-                          "--n-examples", "100", "--out", out)
+    code, stdout, _ = cli(
+        "eval-corruptions",
+        natural,
+        "--cifar10c-dir",
+        folder,
+        "--corruptions",
+        "all",
+        "--n-examples",
+        "100",
+        "--out",
+        out,
+    )
     assert code == 0 and "no clean accuracy" in stdout
     frame = read_results(out)
     assert set(frame["condition"]) == {"fog", "contrast"} and len(frame) == 10 and set(frame["n"]) == {100}
-    code, _, stderr = cli("eval-corruptions", natural, "--cifar10c-dir", folder, "--dataset", SPEC,
-                          "--corruptions", "all", "--out", tmp_path / "r2.json")
+    code, _, stderr = cli(
+        "eval-corruptions",
+        natural,
+        "--cifar10c-dir",
+        folder,
+        "--dataset",
+        SPEC,
+        "--corruptions",
+        "all",
+        "--out",
+        tmp_path / "r2.json",
+    )
     assert code == 1 and "labels" in stderr and not (tmp_path / "r2.json").exists()

@@ -21,7 +21,7 @@ def test_train_batches_depend_only_on_seed_and_epoch():
     c = batches(BatchLoader(images, labels, 16, train=True, seed=3), 1)
     d = batches(BatchLoader(images, labels, 16, train=True, seed=4), 2)
     assert len(a) == 3  # 50 // 16, partial batch dropped
-    assert all(torch.equal(x1, x2) and torch.equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b))
+    assert all(torch.equal(x1, x2) and torch.equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b, strict=False))
     assert not torch.equal(a[0][0], c[0][0]) and not torch.equal(a[0][0], d[0][0])
 
 
@@ -34,13 +34,16 @@ def test_eval_batches_keep_order_and_values():
 
 
 def test_crop_flip_is_a_shifted_possibly_flipped_window():
-    images = torch.arange(2 * 3 * 32 * 32, dtype=torch.int64).remainder(251).to(torch.uint8).view(2, 3, 32, 32) + 1
+    images = (
+        torch.arange(2 * 3 * 32 * 32, dtype=torch.int64).remainder(251).to(torch.uint8).view(2, 3, 32, 32) + 1
+    )
     out = random_crop_flip(images, torch.Generator().manual_seed(0))
     padded = torch.nn.functional.pad(images, (4, 4, 4, 4))
     for i in range(2):
         found = any(
             torch.equal(out[i], window) or torch.equal(out[i], window.flip(-1))
-            for dy in range(9) for dx in range(9)
-            for window in [padded[i, :, dy:dy + 32, dx:dx + 32]]
+            for dy in range(9)
+            for dx in range(9)
+            for window in [padded[i, :, dy : dy + 32, dx : dx + 32]]
         )
         assert found

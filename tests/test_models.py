@@ -16,7 +16,9 @@ def test_resnet20_structure():
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == 19 and all(c.bias is None for c in convs)
     assert [c.out_channels for c in convs] == [16] * 7 + [32] * 6 + [64] * 6
-    assert model.spectral_mask_targets() == [f"layer{s}.{b}.conv{c}" for s in (1, 2, 3) for b in range(3) for c in (1, 2)]
+    assert model.spectral_mask_targets() == [
+        f"layer{s}.{b}.conv{c}" for s in (1, 2, 3) for b in range(3) for c in (1, 2)
+    ]
     assert model.spectral_mask_targets(include_stem=True)[0] == "conv1"
 
 

@@ -17,19 +17,22 @@ def test_pixel_values():
     assert parse_pixel_values(["0,2/255", "8/255"]) == [0.0, 2 / 255, 8 / 255]
 
 
-@pytest.mark.parametrize("value, shown, in_a_name", [
-    (8 / 255, "8/255", "8-255"),  # whole 8-bit levels: the names files already on disk have
-    (2 / 255, "2/255", "2-255"),
-    (0.2, "51/255", "51-255"),  # 0.2 is exactly 51 levels, and its files have always been named so
-    (0.5 / 255, "0.5/255", "0.5-255"),  # half a level: alpha = 2.5 * (2/255) / 10
-    (0.25 / 255, "0.25/255", "0.25-255"),
-    (0.03, "0.03", "0.03"),  # an exact short decimal stays as typed, not 7.65/255
-    (0.5, "0.5", "0.5"),  # an L2 radius, not 127.5/255
-    (1.0, "1", "1"),  # a whole pixel range or more (an L2 radius): a number, not 255/255
-    (2.0, "2", "2"),
-    (0.0, "0", "0"),
-    (1e-9, "1e-09", "1e-09"),  # tiny but not zero: never 0/255
-])
+@pytest.mark.parametrize(
+    "value, shown, in_a_name",
+    [
+        (8 / 255, "8/255", "8-255"),  # whole 8-bit levels: the names files already on disk have
+        (2 / 255, "2/255", "2-255"),
+        (0.2, "51/255", "51-255"),  # 0.2 is exactly 51 levels, and its files have always been named so
+        (0.5 / 255, "0.5/255", "0.5-255"),  # half a level: alpha = 2.5 * (2/255) / 10
+        (0.25 / 255, "0.25/255", "0.25-255"),
+        (0.03, "0.03", "0.03"),  # an exact short decimal stays as typed, not 7.65/255
+        (0.5, "0.5", "0.5"),  # an L2 radius, not 127.5/255
+        (1.0, "1", "1"),  # a whole pixel range or more (an L2 radius): a number, not 255/255
+        (2.0, "2", "2"),
+        (0.0, "0", "0"),
+        (1e-9, "1e-09", "1e-09"),  # tiny but not zero: never 0/255
+    ],
+)
 def test_format_pixel_value_round_trips(value, shown, in_a_name):
     assert format_pixel_value(value) == shown
     assert format_pixel_value(value, sep="-") == in_a_name

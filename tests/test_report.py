@@ -27,17 +27,33 @@ FOG = [0.9, 0.8, 0.7, 0.6, 0.5]
 
 def corruption_records(run, method, clean, fog, n=200, arch="resnet20"):
     rows = [Record(run, method, arch, "synthetic", "clean", None, "accuracy", clean, n)]
-    rows += [Record(run, method, arch, "synthetic", "fog", s, "accuracy", v, n)
-             for s, v in zip(range(1, 6), fog, strict=False)]
+    rows += [
+        Record(run, method, arch, "synthetic", "fog", s, "accuracy", v, n)
+        for s, v in zip(range(1, 6), fog, strict=False)
+    ]
     return rows
 
 
 def attack_records(run, method, robust, n=100, clean=0.5, params=PGD):
     rows = [Record(run, method, "resnet20", "synthetic", "clean", None, "accuracy", clean, n)]
-    rows += [Record(run, method, "resnet20", "synthetic", "pgd", None, "accuracy", v, n,
-                    {**params, "eps": eps}) for eps, v in robust.items()]
-    rows.append(Record(run, method, "resnet20", "synthetic", "noise", None, "accuracy", 0.99, n,
-                       {"eps": 8 / 255, "norm": "Linf"}))
+    rows += [
+        Record(run, method, "resnet20", "synthetic", "pgd", None, "accuracy", v, n, {**params, "eps": eps})
+        for eps, v in robust.items()
+    ]
+    rows.append(
+        Record(
+            run,
+            method,
+            "resnet20",
+            "synthetic",
+            "noise",
+            None,
+            "accuracy",
+            0.99,
+            n,
+            {"eps": 8 / 255, "norm": "Linf"},
+        )
+    )
     return rows
 
 
@@ -70,8 +86,11 @@ def four_methods(tmp_path):
     for method, value in constants.items():  # written in a scrambled order on purpose
         write(folder / f"{method}.json", corruption_records(f"{method}-s0", method, value + 0.2, [value] * 5))
     robust = {"natural": 0.1, "gauss": 0.2, "adversarial": 0.35, "masked": 0.15}  # at 8/255; +0.1 at 2/255
-    records = [r for m, v in robust.items()
-               for r in attack_records(f"{m}-s0", m, {0.0: 0.5, 2 / 255: v + 0.1, 8 / 255: v})]
+    records = [
+        r
+        for m, v in robust.items()
+        for r in attack_records(f"{m}-s0", m, {0.0: 0.5, 2 / 255: v + 0.1, 8 / 255: v})
+    ]
     write(folder / "pgd.json", records, command="attack")
     return folder
 
@@ -122,7 +141,7 @@ def test_seed_aggregation_mean_std_and_count(tmp_path):
     std = pd.Series([0.80, 0.90]).std() * 100  # sample std, computed independently: 7.07
     assert rows["natural"]["clean"] == f"85.00 ± {std:.2f}"
     assert rows["natural"]["seeds"] == "2" and rows["masked (spectral)"]["seeds"] == "1"
-    assert rows["natural"]["fog"] == f"65.00 ± {100 * 0.1 / 2 ** 0.5:.2f}"
+    assert rows["natural"]["fog"] == f"65.00 ± {100 * 0.1 / 2**0.5:.2f}"
     assert rows["masked (spectral)"]["clean"] == "70.00"  # one seed: no ± part
     csv = pd.read_csv(io.StringIO(rep.to_csv(report)))
     table2_rows = csv[csv["table"] == "table2"]
@@ -141,12 +160,15 @@ def test_csv_is_tidy_and_loads(four_methods):
     assert pgd["n_images"] == 100
     per = csv[(csv["table"] == "per_severity") & (csv["method"] == "natural")]
     assert per.set_index("severity")["value"].to_dict() == pytest.approx(
-        {"1": 0.9, "2": 0.8, "3": 0.7, "4": 0.6, "5": 0.5, "mean": 0.7})
+        {"1": 0.9, "2": 0.8, "3": 0.7, "4": 0.6, "5": 0.5, "mean": 0.7}
+    )
 
 
 def test_other_methods_come_last(tmp_path):
-    write(tmp_path / "x.json", corruption_records("mine", "mixup", 0.5, FOG) +
-          corruption_records("nat", "natural", 0.6, FOG))
+    write(
+        tmp_path / "x.json",
+        corruption_records("mine", "mixup", 0.5, FOG) + corruption_records("nat", "natural", 0.6, FOG),
+    )
     rows = table2(rep.to_markdown(rep.build_report(rep.load_inputs([tmp_path]))))
     assert list(rows) == ["natural", "mixup"]
 
@@ -164,17 +186,32 @@ def test_several_eps_make_several_columns_in_eps_order(tmp_path):
 
 def test_transfer_columns_differ_by_source_attack(tmp_path):
     """PGD and FGSM examples made on the same model at the same eps and steps are two columns."""
-    source = {"eps": 8 / 255, "steps": 1, "random_start": False, "norm": "Linf", "source_run": "nat",
-              "source_method": "natural"}
+    source = {
+        "eps": 8 / 255,
+        "steps": 1,
+        "random_start": False,
+        "norm": "Linf",
+        "source_run": "nat",
+        "source_method": "natural",
+    }
     for attack, alpha, value in (("pgd", 2 / 255, 0.3), ("fgsm", 8 / 255, 0.4)):
         params = {**source, "source_attack": attack, "alpha": alpha}
-        write(tmp_path / f"{attack}.json", [
-            Record("gau", "gauss", "resnet20", "synthetic", "transfer", None, "accuracy", value, 100, params)
-        ], command="attack")
+        write(
+            tmp_path / f"{attack}.json",
+            [
+                Record(
+                    "gau", "gauss", "resnet20", "synthetic", "transfer", None, "accuracy", value, 100, params
+                )
+            ],
+            command="attack",
+        )
     report = rep.build_report(rep.load_inputs([tmp_path]))  # one merged column would mix their alphas
     row = table2(rep.to_markdown(report))["Gaussian augmentation"]
-    assert row == {"method": "Gaussian augmentation", "transfer PGD-1 8/255 from nat": "30.00",
-                   "transfer FGSM 8/255 from nat": "40.00"}
+    assert row == {
+        "method": "Gaussian augmentation",
+        "transfer PGD-1 8/255 from nat": "30.00",
+        "transfer FGSM 8/255 from nat": "40.00",
+    }
     assert len({c.key for c in report.columns}) == 2
 
 
@@ -207,29 +244,39 @@ def test_report_reads_each_results_file_once(tmp_path, monkeypatch):
     assert "results files: results/gau.json, results/nat.json" in result.output
 
 
-@pytest.mark.parametrize("case, message", [
-    ("dataset", "different test sets"),
-    ("n", "different numbers of test images"),
-    ("alpha", "different attack alpha"),
-    ("duplicate", "has 2 different values"),
-    ("severities", "different severities"),
-    ("checkpoint", "different checkpoints"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("dataset", "different test sets"),
+        ("n", "different numbers of test images"),
+        ("alpha", "different attack alpha"),
+        ("duplicate", "has 2 different values"),
+        ("severities", "different severities"),
+        ("checkpoint", "different checkpoints"),
+    ],
+)
 def test_incompatible_results_are_refused(tmp_path, case, message):
-    write(tmp_path / "a.json", corruption_records("nat", "natural", 0.8, FOG) +
-          attack_records("nat", "natural", {8 / 255: 0.1}))
+    write(
+        tmp_path / "a.json",
+        corruption_records("nat", "natural", 0.8, FOG) + attack_records("nat", "natural", {8 / 255: 0.1}),
+    )
     other = {
-        "dataset": lambda: write(tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG),
-                                 sha="b2" * 32),
+        "dataset": lambda: write(
+            tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG), sha="b2" * 32
+        ),
         "n": lambda: write(tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG, n=150)),
-        "alpha": lambda: write(tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG) +
-                               attack_records("gau", "gauss", {8 / 255: 0.1},
-                                              params={**PGD, "alpha": 1 / 255})),
+        "alpha": lambda: write(
+            tmp_path / "b.json",
+            corruption_records("gau", "gauss", 0.8, FOG)
+            + attack_records("gau", "gauss", {8 / 255: 0.1}, params={**PGD, "alpha": 1 / 255}),
+        ),
         "duplicate": lambda: write(tmp_path / "b.json", corruption_records("nat", "natural", 0.8, [0.1] * 5)),
         "severities": lambda: write(tmp_path / "b.json", corruption_records("gau", "gauss", 0.8, FOG)[:4]),
         "checkpoint": lambda: write_results(
-            tmp_path / "b.json", attack_records("nat", "natural", {2 / 255: 0.3}),
-            provenance("attack", {}, 0, {"sha256": SHA}, {"nat": {"path": "/x", "sha256": "other"}})),
+            tmp_path / "b.json",
+            attack_records("nat", "natural", {2 / 255: 0.3}),
+            provenance("attack", {}, 0, {"sha256": SHA}, {"nat": {"path": "/x", "sha256": "other"}}),
+        ),
     }
     other[case]()
     with pytest.raises(SpecregError, match=message):
@@ -257,20 +304,34 @@ def make_run(folder, name, method, seed=0, masked_epochs=(1, 2)):
     """A run directory as `specreg train` leaves it (LeNet; masked runs get masks and mask_fractions.csv)."""
     folder.mkdir(parents=True)
     spectral = {"per_channel": True} if method == "masked" else None
-    config = {"method": method, "arch": "lenet", "dataset": "synthetic", "seed": seed, "epochs": 2,
-              "lr": 0.05, "schedule": "cosine", "batch_size": 64, "adv_steps": 3, "adv_eps": 8 / 255,
-              "adv_alpha": 2 / 255, "mask": {}, "mask_lr_mult": 1.0}
+    config = {
+        "method": method,
+        "arch": "lenet",
+        "dataset": "synthetic",
+        "seed": seed,
+        "epochs": 2,
+        "lr": 0.05,
+        "schedule": "cosine",
+        "batch_size": 64,
+        "adv_steps": 3,
+        "adv_eps": 8 / 255,
+        "adv_alpha": 2 / 255,
+        "mask": {},
+        "mask_lr_mult": 1.0,
+    }
     state = {"config": config, "status": "finished", "epochs_done": 2}
     (folder / "config.json").write_text(json.dumps(state))
     (folder / "metrics.csv").write_text(
         "epoch,lr,train_loss,train_acc,test_loss,test_acc,gap,seconds,images_per_s,masked_fraction\n"
         "1,0.05,2.0,0.30,2.1,0.25,0.05,1,100,\n"
-        "2,0.02,1.5,0.50,1.8,0.40,0.10,1,100,\n")
+        "2,0.02,1.5,0.50,1.8,0.40,0.10,1,100,\n"
+    )
     model_config = {"arch": "lenet", "num_classes": 10, "spectral": spectral}
     model = build_model(model_config, generator=torch.Generator().manual_seed(seed))
     if method == "masked":
-        lines = ["epoch,layer,masked_fraction"] + [f"{e},conv{i},{0.1 * e + 0.01 * i}" for e in masked_epochs
-                                                    for i in (1, 2)]
+        lines = ["epoch,layer,masked_fraction"] + [
+            f"{e},conv{i},{0.1 * e + 0.01 * i}" for e in masked_epochs for i in (1, 2)
+        ]
         (folder / "mask_fractions.csv").write_text("\n".join(lines) + "\n")
     save_checkpoint(folder / "model.pt", model, make_meta(model_config, method, {}, 2, 2, config))
     return folder
@@ -279,11 +340,24 @@ def make_run(folder, name, method, seed=0, masked_epochs=(1, 2)):
 def test_run_dirs_give_table3_training_and_plots(tmp_path):
     make_run(tmp_path / "runs" / "masked-s0", "masked-s0", "masked")
     make_run(tmp_path / "runs" / "adversarial-s0", "adversarial-s0", "adversarial")
-    write(tmp_path / "results" / "c.json", corruption_records("masked-s0", "masked", 0.8, FOG) +
-          corruption_records("adversarial-s0", "adversarial", 0.7, FOG))
+    write(
+        tmp_path / "results" / "c.json",
+        corruption_records("masked-s0", "masked", 0.8, FOG)
+        + corruption_records("adversarial-s0", "adversarial", 0.7, FOG),
+    )
     out = tmp_path / "report" / "table.md"
-    result = runner.invoke(app, ["report", str(tmp_path / "results"), str(tmp_path / "runs"),
-                                 "--out", str(out), "--plots", str(tmp_path / "report" / "plots")])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            str(tmp_path / "results"),
+            str(tmp_path / "runs"),
+            "--out",
+            str(out),
+            "--plots",
+            str(tmp_path / "report" / "plots"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text()
     table3 = {r["layer"]: r["masked-s0"] for r in markdown_rows(text, "## Table 3")}
@@ -315,8 +389,10 @@ def test_layer_masks_are_channel_means_of_the_binary_mask(tmp_path):
 def test_seed_clash_is_refused(tmp_path):
     make_run(tmp_path / "runs" / "nat-a", "nat-a", "natural", seed=3)
     make_run(tmp_path / "runs" / "nat-b", "nat-b", "natural", seed=3)
-    write(tmp_path / "r.json", corruption_records("nat-a", "natural", 0.8, FOG) +
-          corruption_records("nat-b", "natural", 0.7, FOG))
+    write(
+        tmp_path / "r.json",
+        corruption_records("nat-a", "natural", 0.8, FOG) + corruption_records("nat-b", "natural", 0.7, FOG),
+    )
     with pytest.raises(SpecregError, match="share training seed 3"):
         rep.build_report(rep.load_inputs([tmp_path]))
 

@@ -22,14 +22,24 @@ def test_public_presets_follow_the_brief():
     assert lib.PUBLIC_PRESETS == ("demo", "paper")
     demo, paper = lib.PRESETS["demo"], lib.PRESETS["paper"]
     assert demo.dataset == "synthetic" and demo.eval_n is None
-    assert demo.train == {"arch": "resnet20", "epochs": 3, "lr": 0.05, "schedule": "cosine",
-                          "batch_size": 128}
+    assert demo.train == {
+        "arch": "resnet20",
+        "epochs": 3,
+        "lr": 0.05,
+        "schedule": "cosine",
+        "batch_size": 128,
+    }
     (sweep,) = demo.attacks
     assert (sweep.attack, sweep.steps, sweep.n_examples) == ("pgd", 10, 500)
     assert parse_pixel_values([sweep.eps]) == [0, 2 / 255, 8 / 255]
     assert paper.dataset == "cifar10" and paper.eval_n is None and paper.method_train == {}
-    assert paper.train == {"arch": "resnet20", "epochs": 200, "lr": 0.01, "schedule": "step",
-                           "batch_size": 128}
+    assert paper.train == {
+        "arch": "resnet20",
+        "epochs": 200,
+        "lr": 0.01,
+        "schedule": "step",
+        "batch_size": 128,
+    }
     assert sorted(a.steps for a in paper.attacks) == [10, 20]
     assert all(8 / 255 in parse_pixel_values([a.eps]) and a.n_examples is None for a in paper.attacks)
     with pytest.raises(SpecregError, match="demo, paper"):
@@ -56,8 +66,12 @@ def test_plan_steps_their_inputs_and_command_lines(tmp_path):
     assert values == ["0,2/255,8/255", "10", "500"]
     assert steps["attack pgd-10 gauss"].after == ("train gauss",)
     assert steps["report md"].after == tuple(evaluations)
-    assert steps["report md"].argv[-4:] == ("--out", str(tmp_path / "table.md"),
-                                            "--plots", str(tmp_path / "plots"))
+    assert steps["report md"].argv[-4:] == (
+        "--out",
+        str(tmp_path / "table.md"),
+        "--plots",
+        str(tmp_path / "plots"),
+    )
     paper = [s.name for s in lib.plan(lib.PRESETS["paper"], tmp_path)]
     assert "attack pgd-10 natural" in paper and "attack pgd-20 natural" in paper
 
@@ -65,7 +79,7 @@ def test_plan_steps_their_inputs_and_command_lines(tmp_path):
 def write_run(folder, step, status="finished", checkpoint=True, **changes):
     """A run directory in the given state, with the config the train step asks for (plus ``changes``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    config = {k: v for k, v in step.expected} | changes
+    config = dict(step.expected) | changes
     (folder / "config.json").write_text(json.dumps({"config": config, "status": status, "epochs_done": 1}))
     if checkpoint:
         (folder / "model.pt").write_bytes(folder.name.encode())
@@ -129,8 +143,11 @@ class FakeRunner:
         elif args[0] in ("eval-corruptions", "attack"):
             run = Path(args[1])
             Path(out).parent.mkdir(parents=True, exist_ok=True)
-            Path(out).write_text(json.dumps({"provenance": {"checkpoints": {
-                run.name: {"sha256": file_sha256(run / "model.pt")}}}}))
+            Path(out).write_text(
+                json.dumps(
+                    {"provenance": {"checkpoints": {run.name: {"sha256": file_sha256(run / "model.pt")}}}}
+                )
+            )
         else:
             Path(out).write_text("report\n")
         return 0, 0.25
@@ -182,7 +199,9 @@ def test_parallel_jobs_respect_inputs_and_finish_everything(tmp_path):
     for step in steps:  # every step started after the steps it reads had ended
         start = events.index(("start", step.name))
         assert all(events.index(("end", name)) < start for name in step.after), step.name
-    running = max(sum(1 if kind == "start" else -1 for kind, _ in events[:i + 1]) for i in range(len(events)))
+    running = max(
+        sum(1 if kind == "start" else -1 for kind, _ in events[: i + 1]) for i in range(len(events))
+    )
     assert 2 <= running <= 3  # several at a time, never more than --jobs
 
 

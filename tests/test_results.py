@@ -12,15 +12,29 @@ def records():
     return [
         Record("nat", "natural", "resnet20", "synthetic", "clean", None, "accuracy", 0.9, 200),
         Record("nat", "natural", "resnet20", "synthetic", "fog", 3, "accuracy", 0.625, 200),
-        Record("nat", "natural", "resnet20", "synthetic", "pgd", None, "accuracy", 0.125, 100,
-               {"eps": 8 / 255, "steps": 10}),
+        Record(
+            "nat",
+            "natural",
+            "resnet20",
+            "synthetic",
+            "pgd",
+            None,
+            "accuracy",
+            0.125,
+            100,
+            {"eps": 8 / 255, "steps": 10},
+        ),
     ]
 
 
 def test_round_trip(tmp_path):
-    prov = provenance("eval-corruptions", {"out": tmp_path / "r.json"}, seed=4,
-                      dataset={"name": "synthetic", "sha256": "cafe"},
-                      checkpoints={"nat": {"path": "/x/model.pt", "sha256": "beef"}})
+    prov = provenance(
+        "eval-corruptions",
+        {"out": tmp_path / "r.json"},
+        seed=4,
+        dataset={"name": "synthetic", "sha256": "cafe"},
+        checkpoints={"nat": {"path": "/x/model.pt", "sha256": "beef"}},
+    )
     path = write_results(tmp_path / "sub" / "r.json", records(), prov)
     document = json.loads(path.read_text())
     assert document["records"][1]["severity"] == 3 and isinstance(document["records"][1]["value"], float)
@@ -34,12 +48,15 @@ def test_round_trip(tmp_path):
     assert frame.loc[0, "seed"] == 4 and frame.loc[0, "source"] == str(path)
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("value", float("nan"), "finite number"),
-    ("value", "0.5", "finite number"),
-    ("n", -1, "non-negative integer"),
-    ("severity", 6, "null or 1..5"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("value", float("nan"), "finite number"),
+        ("value", "0.5", "finite number"),
+        ("n", -1, "non-negative integer"),
+        ("severity", 6, "null or 1..5"),
+    ],
+)
 def test_invalid_records_are_refused(tmp_path, field, value, message):
     bad = records()
     setattr(bad[0], field, value)

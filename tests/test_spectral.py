@@ -38,8 +38,10 @@ class TinyNet(nn.Module):
         super().__init__()
         self.stem = nn.Conv2d(3, 4, 3, padding=1, dtype=dtype)
         self.body = nn.Sequential(
-            nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False, dtype=dtype), nn.BatchNorm2d(6, dtype=dtype),
-            nn.ReLU(), nn.Conv2d(6, 6, 3, padding=1, dtype=dtype),
+            nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False, dtype=dtype),
+            nn.BatchNorm2d(6, dtype=dtype),
+            nn.ReLU(),
+            nn.Conv2d(6, 6, 3, padding=1, dtype=dtype),
         )
         self.head = nn.Linear(6, 3, dtype=dtype)
 
@@ -144,8 +146,10 @@ def test_dft_transforms_equal_torch_fft(dtype, atol, hw):
     # The spectrum grows like sqrt(H W): scale the tolerance.
     torch.testing.assert_close(rfft2_dft(y), torch.fft.rfft2(y), atol=atol * hw[0], rtol=0)
     # Arbitrary (non-Hermitian) half-spectra, read as irfft2 reads them.
-    spec = torch.complex(torch.randn(2, 3, hw[0], hw[1] // 2 + 1, generator=gen(7), dtype=dtype),
-                         torch.randn(2, 3, hw[0], hw[1] // 2 + 1, generator=gen(8), dtype=dtype))
+    spec = torch.complex(
+        torch.randn(2, 3, hw[0], hw[1] // 2 + 1, generator=gen(7), dtype=dtype),
+        torch.randn(2, 3, hw[0], hw[1] // 2 + 1, generator=gen(8), dtype=dtype),
+    )
     torch.testing.assert_close(irfft2_dft(spec, hw), torch.fft.irfft2(spec, s=hw), atol=atol, rtol=0)
 
 
@@ -167,16 +171,19 @@ def test_every_backend_equals_the_fft_reference_forward_and_backward(dtype, atol
         (out * torch.arange(out.numel(), dtype=dtype).view_as(out)).sum().backward()
         results[name] = [out, xb.grad] + [p.grad for p in model.parameters()]
     assert len(results["fft"]) > 4
-    for ref, other in zip(results["fft"], results[backend]):
+    for ref, other in zip(results["fft"], results[backend], strict=False):
         torch.testing.assert_close(other, ref, atol=atol, rtol=atol)
 
 
-@pytest.mark.parametrize("y_shape,mask_shape", [
-    ((4, 6, 8, 8), (6, 8, 5)),  # (B, C, H, W) with a mask per channel: the GEMM-per-channel layout
-    ((4, 6, 8, 8), (1, 8, 5)),  # one mask per layer
-    ((6, 7, 5), (6, 7, 3)),  # no batch dim, odd W
-    ((2, 3, 4, 6, 6), (4, 6, 4)),  # extra leading dim: the broadcast layout
-])
+@pytest.mark.parametrize(
+    "y_shape,mask_shape",
+    [
+        ((4, 6, 8, 8), (6, 8, 5)),  # (B, C, H, W) with a mask per channel: the GEMM-per-channel layout
+        ((4, 6, 8, 8), (1, 8, 5)),  # one mask per layer
+        ((6, 7, 5), (6, 7, 3)),  # no batch dim, odd W
+        ((2, 3, 4, 6, 6), (4, 6, 4)),  # extra leading dim: the broadcast layout
+    ],
+)
 def test_circulant_backend_equals_fft_at_float64_precision(y_shape, mask_shape):
     y = torch.randn(y_shape, generator=gen(30), dtype=torch.float64, requires_grad=True)
     mask = torch.rand(mask_shape, generator=gen(31), dtype=torch.float64, requires_grad=True)
@@ -185,13 +192,14 @@ def test_circulant_backend_equals_fft_at_float64_precision(y_shape, mask_shape):
     for backend in ("fft", "circulant"):
         out = spectral_filter(y, mask, backend)
         results[backend] = (out, *torch.autograd.grad(out, (y, mask), grad_out))
-    for ref, other in zip(results["fft"], results["circulant"]):
+    for ref, other in zip(results["fft"], results["circulant"], strict=False):
         torch.testing.assert_close(other, ref, atol=1e-12, rtol=0)
 
 
 def test_circulant_index_holds_the_wrapped_offset_q_minus_p():
-    torch.testing.assert_close(circulant_index(1, 3, torch.device("cpu")),
-                               torch.tensor([[0, 1, 2], [2, 0, 1], [1, 2, 0]]))
+    torch.testing.assert_close(
+        circulant_index(1, 3, torch.device("cpu")), torch.tensor([[0, 1, 2], [2, 0, 1], [1, 2, 0]])
+    )
     index = circulant_index(3, 4, torch.device("cpu"))  # p = (1, 3), q = (0, 1): offset (-1, -2) = (2, 2)
     assert index[1 * 4 + 3, 0 * 4 + 1] == 2 * 4 + 2
 
@@ -338,11 +346,14 @@ def test_random_drop_only_in_training(p):
     assert abs(dropped - p) < 0.03
 
 
-@pytest.mark.parametrize("spread_kind,init,expected", [
-    ("std", SCRATCH_INIT, 0.0668),  # P[N(0.8, 0.2) < 0.5] = Phi(-1.5)
-    ("std", FINETUNE_INIT, 0.1587),  # P[N(0.6, 0.1) < 0.5] = Phi(-1)
-    ("variance", FINETUNE_INIT, 0.3759),  # P[N(0.6, sqrt(0.1)) < 0.5] = Phi(-0.316)
-])
+@pytest.mark.parametrize(
+    "spread_kind,init,expected",
+    [
+        ("std", SCRATCH_INIT, 0.0668),  # P[N(0.8, 0.2) < 0.5] = Phi(-1.5)
+        ("std", FINETUNE_INIT, 0.1587),  # P[N(0.6, 0.1) < 0.5] = Phi(-1)
+        ("variance", FINETUNE_INIT, 0.3759),  # P[N(0.6, sqrt(0.1)) < 0.5] = Phi(-0.316)
+    ],
+)
 def test_init_distribution(spread_kind, init, expected):
     conv = nn.Conv2d(3, 64, 1)
     cfg = MaskConfig(init_mean=init[0], init_spread=init[1], spread_kind=spread_kind)
@@ -380,7 +391,7 @@ def test_apply_is_seeded_and_leaves_batchnorm_statistics_and_global_rng_alone():
     assert torch.equal(torch.random.get_rng_state(), state)
     assert b.training and b.body[1].training
     assert torch.equal(b.body[1].running_mean, torch.zeros(6))  # the dummy forward ran in eval mode
-    for ma, mb in zip(spectral_mask_parameters(a), spectral_mask_parameters(b)):
+    for ma, mb in zip(spectral_mask_parameters(a), spectral_mask_parameters(b), strict=False):
         assert torch.equal(ma, mb)
     other = apply_spectral_masks(TinyNet(), MaskConfig(), TINY_INPUT, gen(4))
     assert not torch.equal(spectral_mask_parameters(other)[0], spectral_mask_parameters(a)[0])
@@ -412,7 +423,7 @@ def test_resnet20_targets_and_training_step():
     F.cross_entropy(model(torch.rand(2, 3, 32, 32, generator=gen(16))), torch.tensor([0, 1])).backward()
     opt.step()
     clamp_spectral_masks_(model)
-    assert any(not torch.equal(b, m) for b, m in zip(before, spectral_mask_parameters(model)))
+    assert any(not torch.equal(b, m) for b, m in zip(before, spectral_mask_parameters(model), strict=False))
 
 
 def test_bad_targets_are_rejected():

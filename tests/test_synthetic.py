@@ -58,9 +58,16 @@ def test_small_draw_has_every_class():
     assert set(labels.tolist()) == set(range(10))
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"n": 0}, {"n": -5}, {"n": 2.5}, {"n": 10, "split": "val"}, {"n": 10, "seed": -1},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n": 0},
+        {"n": -5},
+        {"n": 2.5},
+        {"n": 10, "split": "val"},
+        {"n": 10, "seed": -1},
+    ],
+)
 def test_bad_arguments_raise_value_error(kwargs):
     with pytest.raises(ValueError):
         make_synthetic(**kwargs)
@@ -90,8 +97,9 @@ def test_texture_is_fine_detail_and_shape_is_coarse_layout(sample):
     # Low-pass (periods > 8 px, texture periods are 3-5 px): only the silhouette is left. A horizontal bar
     # has long horizontal edges, so its vertical gradient dominates; disk, ring and cross are isotropic.
     coarse = np.real(np.fft.ifft2(spectrum * (radius < 1 / 8)))  # (N, H, W)
-    anisotropy = np.log((np.diff(coarse, axis=1) ** 2).sum(axis=(1, 2)) /
-                        (np.diff(coarse, axis=2) ** 2).sum(axis=(1, 2)))  # (N,) log(vertical / horizontal)
+    anisotropy = np.log(
+        (np.diff(coarse, axis=1) ** 2).sum(axis=(1, 2)) / (np.diff(coarse, axis=2) ** 2).sum(axis=(1, 2))
+    )  # (N,) log(vertical / horizontal)
 
     for s, shape in enumerate(SHAPES):
         striped = labels == s * len(TEXTURES) + TEXTURES.index("striped")

@@ -1,4 +1,5 @@
-"""The training loop on tiny synthetic data: every method, run-directory files, resume, divergence, overwrite."""
+"""The training loop on tiny synthetic data: every method, run-directory files, resume, divergence,
+overwrite."""
 
 import csv
 import json
@@ -16,8 +17,17 @@ TINY = "synthetic:train=96,test=32,seed=0"
 
 
 def tiny(method="natural", epochs=2, **overrides):
-    return TrainConfig(method=method, arch="lenet", dataset=TINY, epochs=epochs, batch_size=32, lr=0.05,
-                       device="cpu", adv_steps=2, **overrides)
+    return TrainConfig(
+        method=method,
+        arch="lenet",
+        dataset=TINY,
+        epochs=epochs,
+        batch_size=32,
+        lr=0.05,
+        device="cpu",
+        adv_steps=2,
+        **overrides,
+    )
 
 
 @pytest.mark.parametrize("method", ["natural", "gauss", "adversarial", "masked"])
@@ -47,7 +57,7 @@ def test_masked_run_moves_masks_and_keeps_them_in_range(tmp_path):
     assert masks and all(float(m.detach().min()) >= 0 and float(m.detach().max()) <= 1 for m in masks)
     initial = Trainer(tiny("masked", epochs=2), tmp_path / "other")._setup()[0]
     init_masks = [p for name, p in initial.named_parameters() if name.endswith("spectral_mask")]
-    assert any(not torch.equal(a, b) for a, b in zip(masks, init_masks))
+    assert any(not torch.equal(a, b) for a, b in zip(masks, init_masks, strict=False))
     layers = {r["layer"] for r in result.mask_fractions}
     assert layers == {"conv1", "conv2"}
 
@@ -55,11 +65,15 @@ def test_masked_run_moves_masks_and_keeps_them_in_range(tmp_path):
 NOISY_MASKS = {"stochastic": True, "random_drop": 0.2}  # masks that draw training noise every step
 
 
-@pytest.mark.parametrize("method,overrides", [
-    ("gauss", {}), ("masked", {}),
-    ("masked", {"mask": NOISY_MASKS, "mask_lr_mult": 20.0}),
-    ("masked", {"mask": NOISY_MASKS, "mask_lr_mult": 20.0, "seed": 1}),  # a resume rebuilds the model
-])
+@pytest.mark.parametrize(
+    "method,overrides",
+    [
+        ("gauss", {}),
+        ("masked", {}),
+        ("masked", {"mask": NOISY_MASKS, "mask_lr_mult": 20.0}),
+        ("masked", {"mask": NOISY_MASKS, "mask_lr_mult": 20.0, "seed": 1}),  # a resume rebuilds the model
+    ],
+)
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, method, overrides):
     straight = train(tiny(method, epochs=3, **overrides), tmp_path / "a")
     train(tiny(method, epochs=1, **overrides), tmp_path / "b")

@@ -329,7 +329,6 @@ def _attack_all(models, test, specs, keep, device, arguments) -> list:
 def _render_attack(models, results, checks) -> None:
     from rich.table import Table
 
-    from specreg_cli import attack as lib
     from specreg_cli.console import console
 
     first = results[0]
@@ -496,13 +495,14 @@ def _clean_for(adv, arguments: dict):
 def _render_transfer(adv, rows, note: str | None) -> None:
     from rich.table import Table
 
-    from specreg_cli import attack as lib
     from specreg_cli.console import console
 
     meta = adv.meta
     source = meta.get("source_run", "?")
     what = (
-        f"{meta.get('attack', '?')} eps {format_pixel_value(meta['eps'])}" if "eps" in meta else "unknown attack"
+        f"{meta.get('attack', '?')} eps {format_pixel_value(meta['eps'])}"
+        if "eps" in meta
+        else "unknown attack"
     )
     table = Table(title=f"transfer: {what} examples from {source} ({adv.storage}, n={len(adv)})")
     for name in ("run", "method", "clean", "transfer"):

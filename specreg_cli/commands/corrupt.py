@@ -20,15 +20,26 @@ COMMAND_NAME = "corrupt"
 
 
 def command(
-    out: Annotated[Path, typer.Option(
-        "--out", help="Folder to write <corruption>.npy, labels.npy and corrupt.json into "
-        "(created if missing; files of the same names are replaced).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder to write <corruption>.npy, labels.npy and corrupt.json into "
+            "(created if missing; files of the same names are replaced).",
+        ),
+    ],
     dataset: DatasetOption = "synthetic",
-    corruptions: Annotated[str, typer.Option(
-        "--corruptions", help="Comma-separated corruptions to write, or all: impulse_noise, fog, contrast.")]
-        = "impulse_noise,fog,contrast",
-    severities: Annotated[str, typer.Option(
-        "--severities", help="Must be 1-5: the released layout holds all five severity blocks.")] = "1-5",
+    corruptions: Annotated[
+        str,
+        typer.Option(
+            "--corruptions",
+            help="Comma-separated corruptions to write, or all: impulse_noise, fog, contrast.",
+        ),
+    ] = "impulse_noise,fog,contrast",
+    severities: Annotated[
+        str,
+        typer.Option("--severities", help="Must be 1-5: the released layout holds all five severity blocks."),
+    ] = "1-5",
     seed: SeedOption = 0,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     download: DownloadOption = False,
@@ -52,16 +63,24 @@ def command(
 
     chosen = parse_severities(severities)
     if tuple(chosen) != SEVERITIES:
-        raise SpecregError(f"--severities {severities} leaves some out: the CIFAR-10-C layout holds all five",
-                           hint="drop --severities; pick severities when evaluating with "
-                                "`specreg eval-corruptions --severities`")
+        raise SpecregError(
+            f"--severities {severities} leaves some out: the CIFAR-10-C layout holds all five",
+            hint="drop --severities; pick severities when evaluating with "
+            "`specreg eval-corruptions --severities`",
+        )
     names = parse_names(corruptions, corruption_lib.CORRUPTIONS, "corruption")
     out = out.expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise SpecregError(f"--out {out} is a file", hint="pass a folder")
     test = load_dataset(dataset, "test", data_dir=data_dir, download=download)
-    arguments = {"dataset": dataset, "corruptions": names, "severities": chosen, "seed": seed,
-                 "batch_size": batch_size, "out": out}
+    arguments = {
+        "dataset": dataset,
+        "corruptions": names,
+        "severities": chosen,
+        "seed": seed,
+        "batch_size": batch_size,
+        "out": out,
+    }
     prov = provenance("corrupt", arguments, seed, dataset=test.identity)
 
     with make_progress() as progress:
@@ -70,9 +89,19 @@ def command(
         def report(done: int, total: int, status: str) -> None:
             progress.update(task, completed=done, total=total, status=status)
 
-        paths = write_cifar10c(out, test.images, test.labels, names, seed=seed, batch_size=batch_size,
-                               provenance=prov, progress=report)
-    console.print(f"wrote {len(names)} corruptions x 5 severities x {len(test)} images "
-                  f"({test.identity.get('name')} test split, seed {seed}) to {out}")
+        paths = write_cifar10c(
+            out,
+            test.images,
+            test.labels,
+            names,
+            seed=seed,
+            batch_size=batch_size,
+            provenance=prov,
+            progress=report,
+        )
+    console.print(
+        f"wrote {len(names)} corruptions x 5 severities x {len(test)} images "
+        f"({test.identity.get('name')} test split, seed {seed}) to {out}"
+    )
     for path in paths:
         console.print(f"  {path.name}", highlight=False)

@@ -21,31 +21,59 @@ COMMAND_NAME = "eval-corruptions"
 
 
 def command(
-    checkpoints: Annotated[list[Path], typer.Argument(
-        help="Run directories (their model.pt) or checkpoint files; the models share the corrupted images.",
-        show_default=False)],
-    corruptions: Annotated[str, typer.Option(
-        "--corruptions", help="Comma-separated corruption names, or all. Generated: impulse_noise, fog, "
-        "contrast; with --cifar10c-dir: any of the 19 released ones present in the folder.")]
-        = "impulse_noise,fog,contrast",
-    severities: Annotated[str, typer.Option(
-        "--severities", help="Severities 1..5, e.g. 1-5, 3 or 1,3,5.")] = "1-5",
-    cifar10c_dir: Annotated[Path | None, typer.Option(
-        "--cifar10c-dir", help="Read corrupted images from this CIFAR-10-C folder (labels.npy, <name>.npy) "
-        "instead of generating them. Clean accuracy then uses the --dataset test split when its labels "
-        "match the folder's, and is left out otherwise.", show_default=False)] = None,
+    checkpoints: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run directories (their model.pt) or checkpoint files; the models share the corrupted "
+            "images.",
+            show_default=False,
+        ),
+    ],
+    corruptions: Annotated[
+        str,
+        typer.Option(
+            "--corruptions",
+            help="Comma-separated corruption names, or all. Generated: impulse_noise, fog, "
+            "contrast; with --cifar10c-dir: any of the 19 released ones present in the folder.",
+        ),
+    ] = "impulse_noise,fog,contrast",
+    severities: Annotated[
+        str, typer.Option("--severities", help="Severities 1..5, e.g. 1-5, 3 or 1,3,5.")
+    ] = "1-5",
+    cifar10c_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cifar10c-dir",
+            help="Read corrupted images from this CIFAR-10-C folder (labels.npy, <name>.npy) "
+            "instead of generating them. Clean accuracy then uses the --dataset test split when its labels "
+            "match the folder's, and is left out otherwise.",
+            show_default=False,
+        ),
+    ] = None,
     n_examples: NExamplesOption = None,
     batch_size: BatchSizeOption = 256,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
-    dataset: Annotated[str | None, typer.Option(
-        "--dataset", help="Test split to evaluate on (default: the dataset the checkpoints were trained on): "
-        "synthetic[:train=..,test=..,seed=..] | cifar10.", show_default=False)] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Test split to evaluate on (default: the dataset the checkpoints were trained on): "
+            "synthetic[:train=..,test=..,seed=..] | cifar10.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     download: DownloadOption = False,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="One results file (JSON) for every model. Default: <run_dir>/corruptions.json per "
-        "model (<name>.corruptions.json beside a loose checkpoint file).", show_default=False)] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="One results file (JSON) for every model. Default: <run_dir>/corruptions.json per "
+            "model (<name>.corruptions.json beside a loose checkpoint file).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Clean accuracy plus accuracy for every (corruption, severity), per model; writes result records.
 
@@ -75,8 +103,9 @@ def command(
     if folder is None:
         clean, notes = load_dataset(spec, "test", data_dir=data_dir, download=download), []
     else:
-        clean, note = ce.clean_for_folder(folder, spec, data_dir, download, n_examples,
-                                          explicit=dataset is not None)
+        clean, note = ce.clean_for_folder(
+            folder, spec, data_dir, download, n_examples, explicit=dataset is not None
+        )
         notes = [note] if note else []
 
     if clean is not None:
@@ -89,18 +118,39 @@ def command(
         def report(done: int, total: int, status: str) -> None:
             progress.update(task, completed=done, total=total, status=status)
 
-        result = ce.evaluate_corruptions(models, names, chosen_severities, clean=clean, folder=folder,
-                                         dataset_name=dataset_name, seed=seed, batch_size=batch_size,
-                                         device=torch_device, n=n_examples, progress=report)
+        result = ce.evaluate_corruptions(
+            models,
+            names,
+            chosen_severities,
+            clean=clean,
+            folder=folder,
+            dataset_name=dataset_name,
+            seed=seed,
+            batch_size=batch_size,
+            device=torch_device,
+            n=n_examples,
+            progress=report,
+        )
 
-    arguments = {"checkpoints": [str(c.path) for _, c in loaded], "corruptions": names,
-                 "severities": chosen_severities, "cifar10c_dir": str(folder.path) if folder else None,
-                 "n_examples": n_examples, "batch_size": batch_size, "device": str(torch_device),
-                 "dataset": spec}
+    arguments = {
+        "checkpoints": [str(c.path) for _, c in loaded],
+        "corruptions": names,
+        "severities": chosen_severities,
+        "cifar10c_dir": str(folder.path) if folder else None,
+        "n_examples": n_examples,
+        "batch_size": batch_size,
+        "device": str(torch_device),
+        "dataset": spec,
+    }
     written = []
     for path, members in outputs:  # one file for all models with --out, else one per run directory
-        prov = provenance("eval-corruptions", arguments, seed, dataset=ce.source_identity(clean, folder),
-                          checkpoints=ce.checkpoint_hashes(members))
+        prov = provenance(
+            "eval-corruptions",
+            arguments,
+            seed,
+            dataset=ce.source_identity(clean, folder),
+            checkpoints=ce.checkpoint_hashes(members),
+        )
         prov["timing"] = result.timing.as_dict()  # seconds generating / reading / in the models
         written.append(write_results(path, result.records_of(members), prov))
     _render(result, models, notes, written)
@@ -119,8 +169,10 @@ def _render(result, models, notes: list[str], written: list[Path]) -> None:
     for entry in models:
         clean, grid = ce.accuracy_table(result.records, entry.run)
         severities = sorted({s for row in grid.values() for s in row})
-        table = Table(title=f"{entry.run} ({entry.method}, {entry.arch}): accuracy % on {result.n} images, "
-                            f"clean {pct(clean)}")
+        table = Table(
+            title=f"{entry.run} ({entry.method}, {entry.arch}): accuracy % on {result.n} images, "
+            f"clean {pct(clean)}"
+        )
         table.add_column("corruption")
         for s in severities:
             table.add_column(f"s{s}", justify="right")
@@ -135,8 +187,11 @@ def _render(result, models, notes: list[str], written: list[Path]) -> None:
         console.print(table)
     t = result.timing
     source = f"reading files {t.read_s:.1f} s" if t.read_s else f"generating corruptions {t.generate_s:.1f} s"
-    console.print(f"[dim]{source} ({100 * (t.generate_s + t.read_s) / max(t.total_s, 1e-9):.0f}% of "
-                  f"{t.total_s:.1f} s), models {t.model_s:.1f} s[/dim]", highlight=False)
+    console.print(
+        f"[dim]{source} ({100 * (t.generate_s + t.read_s) / max(t.total_s, 1e-9):.0f}% of "
+        f"{t.total_s:.1f} s), models {t.model_s:.1f} s[/dim]",
+        highlight=False,
+    )
     for note in notes:
         console.print(f"[dim]{note}[/dim]", highlight=False)
     for path in written:

@@ -17,24 +17,53 @@ class Format(str, Enum):
 
 
 def command(
-    results: Annotated[list[Path], typer.Argument(
-        help="Results files, or folders searched recursively for results files and training run directories "
-        "(run directories add Table 3, the training recipe and the figures).", show_default=False)],
-    format: Annotated[Format | None, typer.Option(
-        "--format", help="md (GitHub Markdown tables, accuracies in %) | csv (one tidy long table, "
-        "fractions). Default: from --out's suffix, else md.", show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Write the report to this file (atomically) instead of stdout.",
-        show_default=False)] = None,
-    severity: Annotated[str, typer.Option(
-        "--severity", help="Corruption columns of Table 2: mean (over the evaluated severities) | 1..5.")
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Results files, or folders searched recursively for results files and training run "
+            "directories "
+            "(run directories add Table 3, the training recipe and the figures).",
+            show_default=False,
+        ),
+    ],
+    format: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            help="md (GitHub Markdown tables, accuracies in %) | csv (one tidy long table, "
+            "fractions). Default: from --out's suffix, else md.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the report to this file (atomically) instead of stdout.", show_default=False
+        ),
+    ] = None,
+    severity: Annotated[
+        str,
+        typer.Option(
+            "--severity", help="Corruption columns of Table 2: mean (over the evaluated severities) | 1..5."
+        ),
     ] = "mean",
-    plots: Annotated[Path | None, typer.Option(
-        "--plots", help="Also write PNG figures into this folder: training curves, accuracy vs severity, "
-        "spectral masks.", show_default=False)] = None,
-    allow_mixed: Annotated[bool, typer.Option(
-        "--allow-mixed", help="Report results that don't fit together (other datasets, test-set sizes, "
-        "attack settings) with the affected columns flagged, instead of refusing.")] = False,
+    plots: Annotated[
+        Path | None,
+        typer.Option(
+            "--plots",
+            help="Also write PNG figures into this folder: training curves, accuracy vs severity, "
+            "spectral masks.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_mixed: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mixed",
+            help="Report results that don't fit together (other datasets, test-set sizes, "
+            "attack settings) with the affected columns flagged, instead of refusing.",
+        ),
+    ] = False,
 ) -> None:
     """The paper's Table 2 from result records: rows = methods (mean ± std over seeds), columns = clean,
     corruptions and attacks; then accuracy per severity, Table 3 (masked frequencies per layer), the
@@ -68,8 +97,10 @@ def command(
     for path in written:
         notes.print(f"wrote {path}", highlight=False)
     if report.issues:
-        err_console.print(f"[yellow]warning:[/yellow] {len(report.issues)} mixed-results issue(s) flagged "
-                          "in the table", highlight=False)
+        err_console.print(
+            f"[yellow]warning:[/yellow] {len(report.issues)} mixed-results issue(s) flagged in the table",
+            highlight=False,
+        )
 
 
 def _relative(path: Path, base: Path) -> Path:

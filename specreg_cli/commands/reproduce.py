@@ -13,28 +13,59 @@ COMMAND_NAME = "reproduce"
 
 
 def command(
-    preset: Annotated[str, typer.Option(
-        "--preset", help="demo: offline synthetic data, ResNet-20, 3 epochs, about 10 min on 2 CPU cores | "
-        "paper: the paper's CIFAR-10 recipe (200 epochs, lr 0.01, step schedule; PGD-10/20 at 8/255), "
-        "for a GPU.")] = "demo",
-    out: Annotated[Path, typer.Option(
-        "--out", help="Folder for everything: runs/, results/, logs/, table.md, table.csv, plots/, "
-        "timings.csv.")] = Path("reports/demo"),
-    dataset: Annotated[str | None, typer.Option(
-        "--dataset", help="Override the preset's dataset (synthetic[:train=..,test=..,seed=..] | cifar10).",
-        show_default=False)] = None,
-    data_dir: Annotated[Path | None, typer.Option(
-        "--data-dir", help="Folder holding cifar-10-batches-py (cifar10 only). Default: data.",
-        show_default=False)] = None,
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            help="demo: offline synthetic data, ResNet-20, 3 epochs, about 10 min on 2 CPU cores | "
+            "paper: the paper's CIFAR-10 recipe (200 epochs, lr 0.01, step schedule; PGD-10/20 at 8/255), "
+            "for a GPU.",
+        ),
+    ] = "demo",
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for everything: runs/, results/, logs/, table.md, table.csv, plots/, timings.csv.",
+        ),
+    ] = Path("reports/demo"),
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Override the preset's dataset (synthetic[:train=..,test=..,seed=..] | cifar10).",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Folder holding cifar-10-batches-py (cifar10 only). Default: data.",
+            show_default=False,
+        ),
+    ] = None,
     download: DownloadOption = False,
-    cifar10c_dir: Annotated[Path | None, typer.Option(
-        "--cifar10c-dir", help="Evaluate corruptions on this CIFAR-10-C folder instead of generating them.",
-        show_default=False)] = None,
+    cifar10c_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cifar10c-dir",
+            help="Evaluate corruptions on this CIFAR-10-C folder instead of generating them.",
+            show_default=False,
+        ),
+    ] = None,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
-    jobs: Annotated[int | None, typer.Option(
-        "--jobs", min=1, help="Steps run at once, each with cores/jobs threads. Default: 1 on a GPU, "
-        "else one per CPU core (at most 4).", show_default=False)] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="Steps run at once, each with cores/jobs threads. Default: 1 on a GPU, "
+            "else one per CPU core (at most 4).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the whole comparison: train natural, gauss, adversarial and masked models with one recipe and
     seed, evaluate impulse noise / fog / contrast (severities 1-5) and PGD, and write the report
@@ -56,8 +87,16 @@ def command(
     started = time.perf_counter()
     chosen = lib.get_preset(preset)
     out = out.expanduser().resolve()
-    steps = lib.plan(chosen, out, seed=seed, device=device, dataset=dataset, data_dir=data_dir,
-                     download=download, cifar10c_dir=cifar10c_dir)
+    steps = lib.plan(
+        chosen,
+        out,
+        seed=seed,
+        device=device,
+        dataset=dataset,
+        data_dir=data_dir,
+        download=download,
+        cifar10c_dir=cifar10c_dir,
+    )
     jobs = jobs or lib.default_jobs(cuda=_uses_cuda(device))
     console.print(f"[bold]reproduce --preset {chosen.name}[/bold]: {chosen.description}", highlight=False)
     console.print(f"{len(steps)} steps into {out}, {jobs} at a time; logs in {out / 'logs'}", highlight=False)
@@ -77,18 +116,28 @@ def command(
             progress.console.print(_line(index, len(steps), step.name, timing), highlight=False)
             progress.update(task, advance=1, status=", ".join(running.values()))
 
-        timings = lib.run_plan(steps, out, runner=lib.subprocess_runner(jobs), jobs=jobs, on_start=on_start,
-                               on_end=on_end)
+        timings = lib.run_plan(
+            steps, out, runner=lib.subprocess_runner(jobs), jobs=jobs, on_start=on_start, on_end=on_end
+        )
 
     ran = [t for t in timings if t.wall_s is not None]
     table = Table(title=f"wrote {out / 'table.md'}, {out / 'table.csv'}, {out / 'plots'}")
     for name in ("step", "status", "wall s", "CPU s"):
         table.add_column(name, justify="right" if name.endswith(" s") else "left")
     for t in timings:
-        table.add_row(t.step, t.status, "-" if t.wall_s is None else f"{t.wall_s:.1f}",
-                      "-" if t.cpu_s is None else f"{t.cpu_s:.1f}")
-    table.add_row("sum over steps", "", f"{sum(t.wall_s for t in ran):.1f}",
-                  f"{sum(t.cpu_s or 0 for t in ran):.1f}", style="bold")
+        table.add_row(
+            t.step,
+            t.status,
+            "-" if t.wall_s is None else f"{t.wall_s:.1f}",
+            "-" if t.cpu_s is None else f"{t.cpu_s:.1f}",
+        )
+    table.add_row(
+        "sum over steps",
+        "",
+        f"{sum(t.wall_s for t in ran):.1f}",
+        f"{sum(t.cpu_s or 0 for t in ran):.1f}",
+        style="bold",
+    )
     console.print(table)
     elapsed = time.perf_counter() - started
     console.print(f"wall time of this invocation: {elapsed:.1f} s ({jobs} steps at a time)", highlight=False)
@@ -100,8 +149,10 @@ def _line(index: int, total: int, name: str, timing) -> str:
         return f"[dim]{index + 1:>2}/{total}  {name:<30} skipped (done)[/dim]"
     color = "red" if timing.status == "failed" else "green"
     cpu = "-" if timing.cpu_s is None else f"{timing.cpu_s:.1f}"
-    return (f"[{color}]{index + 1:>2}/{total}[/{color}]  {name:<30} {timing.status:<9} "
-            f"{timing.wall_s:8.1f} s wall  {cpu:>8} s CPU")
+    return (
+        f"[{color}]{index + 1:>2}/{total}[/{color}]  {name:<30} {timing.status:<9} "
+        f"{timing.wall_s:8.1f} s wall  {cpu:>8} s CPU"
+    )
 
 
 def _uses_cuda(device: str) -> bool:

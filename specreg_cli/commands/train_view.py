@@ -21,18 +21,28 @@ class RichTrainProgress:
 
     def start(self, epochs: int, steps_per_epoch: int, first_epoch: int) -> None:
         self.steps_per_epoch = steps_per_epoch
-        self.task = self.progress.add_task("train", total=epochs * steps_per_epoch,
-                                           completed=first_epoch * steps_per_epoch, status="")
+        self.task = self.progress.add_task(
+            "train", total=epochs * steps_per_epoch, completed=first_epoch * steps_per_epoch, status=""
+        )
 
     def step(self, epoch: int, step: int, loss: float, acc: float) -> None:
-        self.progress.update(self.task, completed=epoch * self.steps_per_epoch + step,
-                             description=f"epoch {epoch + 1}", status=f"loss {loss:.3f}  acc {acc:.1%}")
+        self.progress.update(
+            self.task,
+            completed=epoch * self.steps_per_epoch + step,
+            description=f"epoch {epoch + 1}",
+            status=f"loss {loss:.3f}  acc {acc:.1%}",
+        )
 
     def epoch_end(self, row: dict) -> None:
-        masked = "" if row["masked_fraction"] != row["masked_fraction"] else f"  masked {row['masked_fraction']:.1%}"
+        masked = (
+            ""
+            if row["masked_fraction"] != row["masked_fraction"]
+            else f"  masked {row['masked_fraction']:.1%}"
+        )
         self.progress.console.print(
             f"epoch {row['epoch']:>3}  lr {row['lr']:.4g}  train {row['train_acc']:.1%}  "
-            f"test {row['test_acc']:.1%}  gap {row['gap']:+.1%}  {row['images_per_s']:.0f} img/s{masked}")
+            f"test {row['test_acc']:.1%}  gap {row['gap']:+.1%}  {row['images_per_s']:.0f} img/s{masked}"
+        )
 
 
 def print_summary(config, result) -> None:
@@ -41,6 +51,12 @@ def print_summary(config, result) -> None:
     for column in ("epochs", "train acc", "test acc", "gap", "img/s", "masked"):
         table.add_column(column, justify="right")
     masked = "-" if last["masked_fraction"] != last["masked_fraction"] else f"{last['masked_fraction']:.1%}"
-    table.add_row(str(int(last["epoch"])), f"{last['train_acc']:.2%}", f"{last['test_acc']:.2%}",
-                  f"{last['gap']:+.2%}", f"{last['images_per_s']:.0f}", masked)
+    table.add_row(
+        str(int(last["epoch"])),
+        f"{last['train_acc']:.2%}",
+        f"{last['test_acc']:.2%}",
+        f"{last['gap']:+.2%}",
+        f"{last['images_per_s']:.0f}",
+        masked,
+    )
     console.print(table)

@@ -15,6 +15,12 @@ from specreg_cli.data.datasets import (
 from specreg_cli.data.loader import BatchLoader, images_to_tensor, to_float
 
 __all__ = [
-    "DATASET_CHOICES", "DEFAULT_DATA_DIR", "ImageSet", "load_dataset", "parse_dataset_spec",
-    "BatchLoader", "images_to_tensor", "to_float",
+    "DATASET_CHOICES",
+    "DEFAULT_DATA_DIR",
+    "ImageSet",
+    "load_dataset",
+    "parse_dataset_spec",
+    "BatchLoader",
+    "images_to_tensor",
+    "to_float",
 ]

@@ -30,8 +30,10 @@ def download_cifar10(data_dir: Path) -> None:
     try:
         download_and_extract_archive(URL, str(data_dir), filename="cifar-10-python.tar.gz", md5=ARCHIVE_MD5)
     except Exception as exc:  # network errors come in many types; all mean the same to the user
-        raise SpecregError(f"could not download CIFAR-10 into {data_dir}: {exc}",
-                           hint=f"download {URL} yourself and unpack it into {data_dir}") from None
+        raise SpecregError(
+            f"could not download CIFAR-10 into {data_dir}: {exc}",
+            hint=f"download {URL} yourself and unpack it into {data_dir}",
+        ) from None
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -41,11 +43,15 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         data = np.asarray(entry[b"data"], dtype=np.uint8)
         labels = np.asarray(entry.get(b"labels", entry.get(b"fine_labels")), dtype=np.int64)
     except Exception as exc:
-        raise SpecregError(f"{path} is not a CIFAR-10 python batch ({exc.__class__.__name__})",
-                           hint="re-download with --download") from None
+        raise SpecregError(
+            f"{path} is not a CIFAR-10 python batch ({exc.__class__.__name__})",
+            hint="re-download with --download",
+        ) from None
     if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise SpecregError(f"{path} has data of shape {data.shape}, expected (N, 3072) with N labels",
-                           hint="re-download with --download")
+        raise SpecregError(
+            f"{path} has data of shape {data.shape}, expected (N, 3072) with N labels",
+            hint="re-download with --download",
+        )
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels  # (N, 32, 32, 3) uint8
 
 
@@ -57,8 +63,10 @@ def read_cifar10(data_dir: Path, split: str, download: bool = False) -> tuple[np
         download_cifar10(Path(data_dir))
     missing = [f for f in files if not (folder / f).exists()]
     if missing:
-        raise SpecregError(f"CIFAR-10 not found: {folder} lacks {', '.join(missing)}",
-                           hint="add --download, or point --data-dir at the folder holding cifar-10-batches-py")
+        raise SpecregError(
+            f"CIFAR-10 not found: {folder} lacks {', '.join(missing)}",
+            hint="add --download, or point --data-dir at the folder holding cifar-10-batches-py",
+        )
     parts = [_read_batch(folder / f) for f in files]
     images = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
     return images, np.concatenate([p[1] for p in parts])

@@ -28,8 +28,10 @@ def _load_npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise SpecregError(f"{path} is not a readable .npy file ({exc})",
-                           hint="re-download CIFAR-10-C or regenerate it with `specreg corrupt`") from None
+        raise SpecregError(
+            f"{path} is not a readable .npy file ({exc})",
+            hint="re-download CIFAR-10-C or regenerate it with `specreg corrupt`",
+        ) from None
 
 
 class Cifar10CFolder:
@@ -39,15 +41,24 @@ class Cifar10CFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser().resolve()
         if not self.path.is_dir():
-            raise SpecregError(f"CIFAR-10-C folder {self.path} does not exist",
-                               hint="point --cifar10c-dir at the folder holding labels.npy and <corruption>.npy")
+            raise SpecregError(
+                f"CIFAR-10-C folder {self.path} does not exist",
+                hint="point --cifar10c-dir at the folder holding labels.npy and <corruption>.npy",
+            )
         labels_path = self.path / "labels.npy"
         if not labels_path.exists():
             raise SpecregError(f"{labels_path} is missing", hint="a CIFAR-10-C folder holds labels.npy")
         labels = np.asarray(_load_npy(labels_path))
-        if labels.ndim != 1 or labels.size == 0 or labels.size % 5 or not np.issubdtype(labels.dtype, np.integer):
-            raise SpecregError(f"{labels_path} must be a 1-D integer array of 5 x N labels, got "
-                               f"{labels.dtype} {labels.shape}")
+        if (
+            labels.ndim != 1
+            or labels.size == 0
+            or labels.size % 5
+            or not np.issubdtype(labels.dtype, np.integer)
+        ):
+            raise SpecregError(
+                f"{labels_path} must be a 1-D integer array of 5 x N labels, got "
+                f"{labels.dtype} {labels.shape}"
+            )
         if labels.min() < 0 or labels.max() > 9:
             raise SpecregError(f"{labels_path} holds labels outside 0..9")
         self.n = labels.size // 5  # test images per severity block
@@ -64,8 +75,10 @@ class Cifar10CFolder:
     def array(self, name: str) -> np.ndarray:
         """The whole validated (5N, 32, 32, 3) uint8 memmap of one corruption."""
         if name not in RELEASED_CORRUPTIONS:
-            raise SpecregError(f"unknown CIFAR-10-C corruption {name!r}",
-                               hint=f"valid choices: {', '.join(RELEASED_CORRUPTIONS)}")
+            raise SpecregError(
+                f"unknown CIFAR-10-C corruption {name!r}",
+                hint=f"valid choices: {', '.join(RELEASED_CORRUPTIONS)}",
+            )
         if name not in self._arrays:
             path = self.path / f"{name}.npy"
             if not path.exists():
@@ -73,8 +86,10 @@ class Cifar10CFolder:
                 raise SpecregError(f"{path} is missing", hint=f"this folder has: {have}")
             array = _load_npy(path)
             if array.dtype != np.uint8 or array.shape != (5 * self.n, 32, 32, 3):
-                raise SpecregError(f"{path} is {array.dtype} {array.shape}, expected uint8 "
-                                   f"{(5 * self.n, 32, 32, 3)} to match labels.npy")
+                raise SpecregError(
+                    f"{path} is {array.dtype} {array.shape}, expected uint8 "
+                    f"{(5 * self.n, 32, 32, 3)} to match labels.npy"
+                )
             self._arrays[name] = array
         return self._arrays[name]
 
@@ -83,7 +98,7 @@ class Cifar10CFolder:
         if severity not in SEVERITIES:
             raise SpecregError(f"severity {severity} is not valid", hint="valid severities: 1, 2, 3, 4, 5")
         start = (severity - 1) * self.n
-        return self.array(name)[start:start + self.n], self.labels
+        return self.array(name)[start : start + self.n], self.labels
 
     def identity(self) -> dict:
         """What a result record says about where its images came from."""

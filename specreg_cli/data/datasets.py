@@ -59,8 +59,10 @@ def parse_dataset_spec(spec: str) -> tuple[str, dict[str, int]]:
     for item in filter(None, options_text.split(",")):
         key, _, value = item.partition("=")
         if key not in SYNTHETIC_DEFAULTS or not value.strip().isdigit():
-            raise SpecregError(f"bad synthetic dataset option {item!r}",
-                               hint="e.g. --dataset synthetic:train=5000,test=2000,seed=0")
+            raise SpecregError(
+                f"bad synthetic dataset option {item!r}",
+                hint="e.g. --dataset synthetic:train=5000,test=2000,seed=0",
+            )
         options[key] = int(value)
     if options["train"] < 1 or options["test"] < 1:
         raise SpecregError("synthetic train and test sizes must be at least 1")
@@ -74,7 +76,9 @@ def content_hash(images: np.ndarray, labels: np.ndarray) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_dataset(spec: str, split: str, data_dir: str | Path | None = None, download: bool = False) -> ImageSet:
+def load_dataset(
+    spec: str, split: str, data_dir: str | Path | None = None, download: bool = False
+) -> ImageSet:
     """Load one split (``"train"`` or ``"test"``) of the dataset named by ``spec``."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")

@@ -35,7 +35,9 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
-def random_crop_flip(batch_u8: torch.Tensor, generator: torch.Generator, padding: int = CROP_PADDING) -> torch.Tensor:
+def random_crop_flip(
+    batch_u8: torch.Tensor, generator: torch.Generator, padding: int = CROP_PADDING
+) -> torch.Tensor:
     """Random crop after zero padding, and random horizontal flip, for a whole uint8 (B, C, H, W) batch."""
     b, c, h, w = batch_u8.shape
     device = batch_u8.device
@@ -64,8 +66,15 @@ class BatchLoader:
     a batch of one); train=False keeps the order and every example.
     """
 
-    def __init__(self, images, labels, batch_size: int, device: torch.device | str = "cpu",
-                 train: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        images,
+        labels,
+        batch_size: int,
+        device: torch.device | str = "cpu",
+        train: bool = False,
+        seed: int = 0,
+    ):
         self.images = images_to_tensor(images, device)  # (N, C, H, W) uint8
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
         self.batch_size = int(batch_size)
@@ -84,11 +93,14 @@ class BatchLoader:
         n = len(self.labels)
         if not self.train:
             for start in range(0, n, self.batch_size):
-                yield to_float(self.images[start:start + self.batch_size]), self.labels[start:start + self.batch_size]
+                yield (
+                    to_float(self.images[start : start + self.batch_size]),
+                    self.labels[start : start + self.batch_size],
+                )
             return
         generator = epoch_generator(self.seed, self.epoch)
         order = torch.randperm(n, generator=generator).to(self.images.device)
         for i in range(len(self)):
-            index = order[i * self.batch_size:(i + 1) * self.batch_size]
+            index = order[i * self.batch_size : (i + 1) * self.batch_size]
             batch = random_crop_flip(self.images[index], generator)
             yield to_float(batch), self.labels[index]

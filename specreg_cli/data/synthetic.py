@@ -99,7 +99,7 @@ def make_synthetic(n: int, seed: int = 0, split: str = "train") -> tuple[np.ndar
     n = int(n)
     generator = torch.Generator().manual_seed(_stream_seed(int(seed), split))
     labels = _balanced_labels(n, generator)  # (n,) int64
-    chunks = [_render(labels[i:i + CHUNK], generator) for i in range(0, n, CHUNK)]  # [(B, H, W, 3) uint8]
+    chunks = [_render(labels[i : i + CHUNK], generator) for i in range(0, n, CHUNK)]  # [(B, H, W, 3) uint8]
     return torch.cat(chunks).numpy(), labels.numpy()
 
 
@@ -142,8 +142,9 @@ def _render(labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return (image.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
-def _shape_mask(shape_id: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor,
-                radius: torch.Tensor) -> torch.Tensor:
+def _shape_mask(
+    shape_id: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, radius: torch.Tensor
+) -> torch.Tensor:
     """Coverage (B, H, W) in [0, 1] of shape ``shape_id`` (B,), from offsets dy, dx (B, H, W) in radius units.
 
     Each shape is a signed distance in radius units (negative inside); multiplying by the radius gives
@@ -163,8 +164,9 @@ def _shape_mask(shape_id: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor,
     return (0.5 - signed * radius).clamp(0, 1)
 
 
-def _texture(texture_id: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor,
-             generator: torch.Generator) -> torch.Tensor:
+def _texture(
+    texture_id: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
     """Fine texture (B, H, W) in [-1, 1] for ``texture_id`` (B,): 0 stripes (1-D), 1 checker (2-D)."""
     b = texture_id.numel()
     period = _uniform((b, 1, 1), PERIOD_RANGE, generator)

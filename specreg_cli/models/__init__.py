@@ -1,6 +1,6 @@
 """Model registry. Importing this package registers every architecture.
 
-    from specreg_cli.models import create_model, list_models
+from specreg_cli.models import create_model, list_models
 """
 
 from specreg_cli.models import lenet, resnet20  # noqa: F401  (registration side effect)

@@ -23,7 +23,10 @@ def list_models() -> list[str]:
 
 
 def create_model(name: str, num_classes: int = 10) -> nn.Module:
-    """Build a fresh model by name. Every model takes (B, 3, 32, 32) in [0, 1] and returns (B, num_classes) logits."""
+    """Build a fresh model by name. Every model takes (B, 3, 32, 32) in [0, 1] and returns
+    (B, num_classes) logits."""
     if name not in _REGISTRY:
-        raise SpecregError(f"unknown architecture {name!r}", hint=f"valid choices: {', '.join(list_models())}")
+        raise SpecregError(
+            f"unknown architecture {name!r}", hint=f"valid choices: {', '.join(list_models())}"
+        )
     return _REGISTRY[name](num_classes=num_classes)
