@@ -1,4 +1,5 @@
-"""Turn ``--device auto|cpu|cuda`` into a :class:`torch.device`, with a clear error when CUDA is absent."""
+"""Where and how a command computes: ``--device auto|cpu|cuda`` as a :class:`torch.device` (a clear error
+when CUDA is absent) and ``--threads``."""
 
 from __future__ import annotations
 
@@ -20,3 +21,9 @@ def resolve_device(name: str = "auto") -> torch.device:
             "--device cuda was asked for but no CUDA GPU is visible", hint="use --device cpu or auto"
         )
     return torch.device(name)
+
+
+def set_threads(threads: int | None) -> None:
+    """``--threads N``: torch's intra-op CPU threads for this process (None: leave torch's default)."""
+    if threads is not None:
+        torch.set_num_threads(threads)

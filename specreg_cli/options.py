@@ -35,6 +35,15 @@ DownloadOption = Annotated[
     typer.Option("--download/--no-download", help="Download CIFAR-10 into --data-dir when it is missing."),
 ]
 BatchSizeOption = Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")]
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="CPU threads for torch (default: torch's choice, all cores). On a busy machine "
+        "--threads 1 is often faster: two processes fighting for two cores both slow down.",
+    ),
+]
 NExamplesOption = Annotated[
     int | None,
     typer.Option("--n-examples", min=1, help="Evaluate only the first N test images (default: all)."),

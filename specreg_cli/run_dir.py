@@ -33,12 +33,39 @@ METRIC_COLUMNS = (
     "images_per_s",
     "masked_fraction",
 )
-OWNED_FILES = (CHECKPOINT_NAME, "config.json", "metrics.csv", "mask_fractions.csv")
+
+
+STATUSES = ("running", "finished")
+CONFIG_NAME, METRICS_NAME, MASK_FRACTIONS_NAME = "config.json", "metrics.csv", "mask_fractions.csv"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What RUN/config.json says: the run's TrainConfig (as a dict), its status and epochs done."""
+
+    config: dict
+    status: str  # "running" | "finished"
+    epochs_done: int
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+    @property
+    def epochs(self) -> int:
+        """The epochs the run was asked for (its config's ``epochs``)."""
+        return int(self.config.get("epochs", self.epochs_done))
 
 
 @dataclass(frozen=True)
 class RunDir:
+    """The one reader and writer of a run directory; train, report and reproduce all go through it."""
+
     path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
 
     @property
     def checkpoint(self) -> Path:
@@ -46,20 +73,54 @@ class RunDir:
 
     @property
     def config_file(self) -> Path:
-        return self.path / "config.json"
+        return self.path / CONFIG_NAME
 
-    def read_state(self) -> dict | None:
-        """The config.json document, or None for a folder without a run."""
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / METRICS_NAME
+
+    @property
+    def mask_fractions_file(self) -> Path:
+        return self.path / MASK_FRACTIONS_NAME
+
+    def is_run(self) -> bool:
+        """Whether the folder holds a readable run (config.json and metrics.csv, a valid state)."""
+        if not (self.config_file.is_file() and self.metrics_file.is_file()):
+            return False
+        try:
+            return self.read_state() is not None
+        except SpecregError:
+            return False
+
+    def is_finished(self) -> bool:
+        """Finished = config.json says so and the checkpoint is there."""
+        try:
+            state = self.read_state()
+        except SpecregError:
+            return False
+        return state is not None and state.finished and self.checkpoint.is_file()
+
+    def read_state(self) -> RunState | None:
+        """RUN/config.json, validated; None for a folder without one.
+
+        Raises :class:`SpecregError` for a config.json that is unreadable or not in this format (a
+        hand-edited or foreign file must not turn into a traceback later).
+        """
         if not self.config_file.exists():
             return None
+        hint = "use --force to start this run over"
         try:
-            return json.loads(self.config_file.read_text(encoding="utf-8"))
+            document = json.loads(self.config_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            raise SpecregError(
-                f"{self.config_file} is unreadable", hint="use --force to start this run over"
-            ) from None
+            raise SpecregError(f"{self.config_file} is unreadable", hint=hint) from None
+        config = document.get("config") if isinstance(document, dict) else None
+        status = document.get("status") if isinstance(document, dict) else None
+        done = document.get("epochs_done", 0) if isinstance(document, dict) else None
+        if not isinstance(config, dict) or status not in STATUSES or type(done) is not int or done < 0:
+            raise SpecregError(f"{self.config_file} is not a specreg run state", hint=hint)
+        return RunState(config, status, done)
 
-    def check_writable(self, resume: bool, force: bool) -> dict | None:
+    def check_writable(self, resume: bool, force: bool) -> RunState | None:
         """Refuse to clobber a run; return the existing state when resuming."""
         state = self.read_state()
         if force or state is None:
@@ -68,12 +129,12 @@ class RunDir:
                     f"nothing to resume in {self.path}", hint="drop --resume to start a new run"
                 )
             return None
-        done, total = state.get("epochs_done", 0), state["config"]["epochs"]
+        done, total = state.epochs_done, state.epochs
         if resume:
             if not self.checkpoint.exists():
                 raise SpecregError(f"{self.path} has no {CHECKPOINT_NAME} to resume from", hint="use --force")
             return state
-        if state.get("status") == "finished":
+        if state.finished:
             raise SpecregError(
                 f"{self.path} already holds a finished run ({done} epochs)",
                 hint="pass --force to overwrite it or choose another --out",
@@ -85,7 +146,7 @@ class RunDir:
 
     def clear(self) -> None:
         """Remove the files a run writes (and nothing else the user may keep there)."""
-        for name in OWNED_FILES:
+        for name in (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, MASK_FRACTIONS_NAME):
             (self.path / name).unlink(missing_ok=True)
 
     def write_state(self, config: dict, status: str, epochs_done: int) -> None:
@@ -98,24 +159,35 @@ class RunDir:
         write_text_atomic(self.config_file, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
     def write_metrics(self, rows: list[dict]) -> None:
-        write_text_atomic(self.path / "metrics.csv", _csv(METRIC_COLUMNS, rows))
+        write_text_atomic(self.metrics_file, _csv(METRIC_COLUMNS, rows))
 
     def write_mask_fractions(self, rows: list[dict]) -> None:
-        write_text_atomic(self.path / "mask_fractions.csv", _csv(("epoch", "layer", "masked_fraction"), rows))
+        write_text_atomic(self.mask_fractions_file, _csv(("epoch", "layer", "masked_fraction"), rows))
 
-    def read_csv_rows(self, name: str) -> list[dict]:
-        """Rows of metrics.csv / mask_fractions.csv with numbers parsed (for resuming)."""
-        path = self.path / name
-        if not path.exists():
-            return []
-        rows = list(csv.DictReader(path.open(encoding="utf-8")))
-        return [
-            {
-                k: (v if k == "layer" else float(v) if v not in ("", "nan") else float("nan"))
-                for k, v in r.items()
-            }
-            for r in rows
-        ]
+    def read_metrics(self) -> list[dict]:
+        """metrics.csv rows, numbers parsed ([] when absent)."""
+        return _read_rows(self.metrics_file)
+
+    def read_mask_fractions(self) -> list[dict]:
+        """mask_fractions.csv rows (epoch, layer, masked_fraction); [] for runs without masks."""
+        return _read_rows(self.mask_fractions_file)
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        return [{k: (v if k == "layer" else _number(v)) for k, v in row.items()} for row in rows]
+    except (OSError, ValueError, csv.Error) as error:
+        raise SpecregError(
+            f"{path} is unreadable ({error})", hint="use --force to start this run over"
+        ) from None
+
+
+def _number(text: str | None) -> float:
+    return float("nan") if text in (None, "", "nan") else float(text)
 
 
 def _csv(columns: tuple[str, ...], rows: list[dict]) -> str:

@@ -154,7 +154,7 @@ class Trainer:
         self.run_dir = RunDir(Path(out_dir).expanduser().resolve())
         state = self.run_dir.check_writable(resume, force)
         if state is not None:  # resuming: the saved config wins, except where the run executes
-            config = TrainConfig.from_dict({**state["config"], "device": device or state["config"]["device"]})
+            config = TrainConfig.from_dict({**state.config, "device": device or state.config["device"]})
         self.config = config.validate()
         self.device = resolve_device(self.config.device)
         # one loss scaler for the whole run, so its scale carries over between epochs (float16 on CUDA only)
@@ -210,8 +210,8 @@ class Trainer:
             self.run_dir.clear()
         self.run_dir.path.mkdir(parents=True, exist_ok=True)
         self.run_dir.write_state(config.to_dict(), "running", first_epoch)
-        metrics = self.run_dir.read_csv_rows("metrics.csv")[:first_epoch]
-        fractions = [r for r in self.run_dir.read_csv_rows("mask_fractions.csv") if r["epoch"] <= first_epoch]
+        metrics = self.run_dir.read_metrics()[:first_epoch]
+        fractions = [r for r in self.run_dir.read_mask_fractions() if r["epoch"] <= first_epoch]
         train_loader = BatchLoader(
             self.train_set.images,
             self.train_set.labels,
