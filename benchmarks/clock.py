@@ -32,7 +32,7 @@ class TimedLoader:
     Example::
 
         timed = TimedLoader(loader)
-        row = trainer._train_epoch(0, model, opt, sched, timed, None, SilentProgress())
+        row = trainer.train_epoch(state, 0, timed)
         share = timed.seconds / row["seconds"]
     """
 

@@ -1,6 +1,6 @@
-"""The training loop exactly as ``specreg train`` runs it, for timing: Trainer's model, optimizer,
-scheduler and ``_train_epoch`` (forward, backward, SGD step, scheduler step, mask clamp), fed batches
-the benchmark chooses.
+"""The training loop exactly as ``specreg train`` runs it, for timing, through the Trainer's public seams:
+``build_state`` (model, optimizer, schedule) and ``train_epoch`` (forward, backward, SGD step, scheduler
+step, mask clamp), fed batches that the benchmark chooses.
 """
 
 from __future__ import annotations
@@ -13,25 +13,25 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from specreg_cli.train import SilentProgress, Trainer
+from specreg_cli.train import Trainer, TrainingState
 from specreg_cli.train_config import TrainConfig
 
 
 @dataclass
 class TrainParts:
     trainer: Trainer
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
+    state: TrainingState
+
+    @property
+    def model(self) -> nn.Module:
+        return self.state.model
 
     def epoch(self, batches: Iterable) -> dict:
         """One pass of the training loop over ``batches`` ((x, y) pairs or a loader); returns its metrics row
         (``seconds``, ``images_per_s``, ...). The global RNG (reseeded at every step) is restored after."""
         device = self.trainer.device
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            return self.trainer._train_epoch(
-                0, self.model, self.optimizer, self.scheduler, batches, None, SilentProgress()
-            )
+            return self.trainer.train_epoch(self.state, 0, batches)
 
 
 def train_parts(
@@ -60,8 +60,8 @@ def train_parts(
     with tempfile.TemporaryDirectory() as tmp:  # the Trainer only reads the folder until it trains
         trainer = Trainer(config, Path(tmp) / "unused-run")
     with torch.random.fork_rng():
-        model, optimizer, scheduler, _ = trainer._setup()
-    return TrainParts(trainer, model, optimizer, scheduler)
+        state = trainer.build_state()
+    return TrainParts(trainer, state)
 
 
 def random_batch(batch_size: int, device: str = "cpu", seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,10 +11,12 @@ from typing import Annotated
 
 import typer
 
-from specreg_cli import __version__
+from specreg_cli import __version__, help_format
 from specreg_cli.commands import register_all
 from specreg_cli.console import err_console
 from specreg_cli.errors import SpecregError
+
+help_format.install()
 
 app = typer.Typer(
     name="specreg",

@@ -1,5 +1,5 @@
-"""How each training method perturbs a batch before the SGD step. Methods differ only here (and masked
-only in its model): natural and masked train on the batch as it is.
+"""The batch perturbations of the training methods (which method uses which: :mod:`specreg_cli.methods`).
+Methods differ only here (and masked only in its model): natural and masked train on the batch as it is.
 
 - gauss: Gaussian-noise augmentation: ``clip(x + N(0, std^2), 0, 1)`` on a fraction of the batch.
 - adversarial: PGD adversarial training (Madry et al., ICLR 2018) with ``torchattacks.PGD``;
@@ -13,8 +13,6 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-
-from specreg_cli.train_config import TrainConfig
 
 Perturbation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -45,12 +43,3 @@ def pgd_adversarial(model: nn.Module, eps: float, alpha: float, steps: int) -> P
         return attack(x, y).detach()
 
     return perturb
-
-
-def make_perturbation(config: TrainConfig, model: nn.Module) -> Perturbation | None:
-    """The batch perturbation of ``config.method`` (None: train on clean batches)."""
-    if config.method == "gauss":
-        return gaussian_noise(config.noise_std, config.noise_fraction)
-    if config.method == "adversarial":
-        return pgd_adversarial(model, config.adv_eps, config.adv_alpha, config.adv_steps)
-    return None

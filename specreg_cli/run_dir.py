@@ -122,9 +122,11 @@ class RunDir:
 
     def check_writable(self, resume: bool, force: bool) -> RunState | None:
         """Refuse to clobber a run; return the existing state when resuming."""
+        if force:  # before reading: --force must also get past a config.json that is broken
+            return None
         state = self.read_state()
-        if force or state is None:
-            if resume and state is None:
+        if state is None:
+            if resume:
                 raise SpecregError(
                     f"nothing to resume in {self.path}", hint="drop --resume to start a new run"
                 )
@@ -134,6 +136,11 @@ class RunDir:
             if not self.checkpoint.exists():
                 raise SpecregError(f"{self.path} has no {CHECKPOINT_NAME} to resume from", hint="use --force")
             return state
+        if not self.checkpoint.exists():  # stopped before its first epoch was saved (older versions)
+            raise SpecregError(
+                f"{self.path} holds a run that stopped before its first checkpoint",
+                hint="pass --force to start it over",
+            )
         if state.finished:
             raise SpecregError(
                 f"{self.path} already holds a finished run ({done} epochs)",

@@ -76,6 +76,8 @@ class MaskConfig:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         if not 0.0 <= self.random_drop < 1.0:
             raise ValueError(f"random_drop must be in [0, 1), got {self.random_drop}")
+        if not (math.isfinite(self.init_mean) and math.isfinite(self.init_spread)):
+            raise ValueError(f"the mask init must be finite, got N({self.init_mean}, {self.init_spread})")
         if self.init_spread < 0:
             raise ValueError(f"init_spread must be >= 0, got {self.init_spread}")
 

@@ -14,8 +14,10 @@ chooses the model: ``model.pt`` is always the last epoch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,10 +31,11 @@ from specreg_cli.data import BatchLoader, load_dataset
 from specreg_cli.device import resolve_device
 from specreg_cli.errors import SpecregError
 from specreg_cli.evaluate import evaluate_batches
-from specreg_cli.perturb import make_perturbation
+from specreg_cli.methods import get_method
 from specreg_cli.run_dir import RunDir
 from specreg_cli.train_config import TrainConfig
 
+RESUME_OVERRIDES = frozenset({"device", "epochs"})  # the config fields a resumed run may change
 LOG_EVERY = 10  # steps between host syncs for the live loss (each .item() stalls a GPU pipeline)
 
 
@@ -64,6 +67,17 @@ class TrainResult:
     run_dir: Path
     metrics: list[dict]  # one row per epoch (run_dir.METRIC_COLUMNS)
     mask_fractions: list[dict]  # masked runs: epoch, layer, masked_fraction
+    trained_epochs: int = 0  # epochs this call trained (0: the run was already finished)
+
+
+@dataclass
+class TrainingState:
+    """What one epoch of training needs, as :meth:`Trainer.build_state` makes it (public for benchmarks)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    first_epoch: int  # epochs already done (0 for a fresh run)
 
 
 def step_seed(seed: int, epoch: int, step: int) -> int:
@@ -82,7 +96,7 @@ def lr_factor(schedule: str, step: int, steps_per_epoch: int, epochs: int) -> fl
 def model_config(config: TrainConfig) -> dict:
     """The architecture description a checkpoint stores (and :func:`build_model` reads)."""
     spectral = None
-    if config.method == "masked":
+    if get_method(config.method).masked:
         from specreg_cli.spectral import FINETUNE_INIT, MaskConfig
 
         options = dict(config.mask)
@@ -141,7 +155,15 @@ def _mask_fractions(model: nn.Module) -> dict[str, float]:
 
 
 class Trainer:
-    """Holds the state of one run; :meth:`run` trains the remaining epochs."""
+    """Holds the state of one run; :meth:`run` trains the remaining epochs.
+
+    Resuming (``resume=True``): the run's saved config is used. ``given`` names the config fields the
+    user set explicitly: ``device`` and ``epochs`` among them override the saved ones (a larger ``epochs``
+    extends the run, with the lr schedule recomputed for the new length; :attr:`extended_from` holds the
+    old length); any other given field that differs from the saved run is refused, since a resumed run
+    keeps its recipe. A finished run that is not extended is left exactly as it is
+    (:attr:`already_finished`).
+    """
 
     def __init__(
         self,
@@ -149,12 +171,16 @@ class Trainer:
         out_dir: str | Path,
         resume: bool = False,
         force: bool = False,
-        device: str | None = None,
+        given: Collection[str] = (),
     ):
         self.run_dir = RunDir(Path(out_dir).expanduser().resolve())
         state = self.run_dir.check_writable(resume, force)
-        if state is not None:  # resuming: the saved config wins, except where the run executes
-            config = TrainConfig.from_dict({**state.config, "device": device or state.config["device"]})
+        self.extended_from: int | None = None
+        if state is not None:
+            config = self._resumed_config(
+                config, TrainConfig.from_dict(state.config), given, state.epochs_done
+            )
+        self.already_finished = state is not None and state.epochs_done == config.epochs
         self.config = config.validate()
         self.device = resolve_device(self.config.device)
         # one loss scaler for the whole run, so its scale carries over between epochs (float16 on CUDA only)
@@ -168,9 +194,41 @@ class Trainer:
                 f"--batch-size {self.config.batch_size} exceeds the {len(self.train_set)} training images"
             )
 
-    def _setup(self) -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, int]:
+    def _resumed_config(
+        self, wanted: TrainConfig, saved: TrainConfig, given: Collection[str], epochs_done: int
+    ) -> TrainConfig:
+        changed = [
+            name
+            for name in given
+            if name not in RESUME_OVERRIDES and getattr(wanted, name) != getattr(saved, name)
+        ]
+        if changed:
+            options = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(changed))
+            raise SpecregError(
+                f"{options} differ from the run in {self.run_dir.path}: a resumed run keeps its recipe",
+                hint="drop them (only --epochs and --device may change on --resume), or --force a new run",
+            )
+        config = dataclasses.replace(
+            saved, **{name: getattr(wanted, name) for name in RESUME_OVERRIDES & set(given)}
+        )
+        if config.epochs < epochs_done:
+            raise SpecregError(
+                f"--epochs {config.epochs} is fewer than the {epochs_done} epochs that {self.run_dir.path} "
+                "has done",
+                hint="a run can be extended, not shortened; train a new run into another --out",
+            )
+        if config.epochs != saved.epochs:
+            self.extended_from = saved.epochs
+        return config
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.train_set) // self.config.batch_size
+
+    def build_state(self) -> TrainingState:
+        """Model, optimizer and lr schedule: fresh, or restored from the run's checkpoint when resuming."""
         config = self.config
-        steps_per_epoch = len(self.train_set) // config.batch_size
+        steps_per_epoch = self.steps_per_epoch
         if self.resume_state is not None:
             checkpoint = load_checkpoint(self.run_dir.checkpoint, expected_arch=config.arch)
             model = build_model(checkpoint.meta["model"])
@@ -189,15 +247,21 @@ class Trainer:
         if self.resume_state is not None:
             optimizer.load_state_dict(checkpoint.meta["resume"]["optimizer"])
             scheduler.load_state_dict(checkpoint.meta["resume"]["scheduler"])
-            # the lr follows from the step count and this run's schedule (not the one the file was
-            # saved under)
+            # the lr follows from the step count and this run's schedule, not the one the file was saved
+            # under (an extended run has a longer one)
             for group, base_lr, fn in zip(
-                optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=False
+                optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True
             ):
                 group["lr"] = base_lr * fn(scheduler.last_epoch)
-        return model, optimizer, scheduler, first_epoch
+        return TrainingState(model, optimizer, scheduler, first_epoch)
 
     def run(self, progress: TrainProgress | None = None) -> TrainResult:
+        if self.already_finished:  # nothing to train, and nothing rewritten
+            if not self.resume_state.finished:  # killed between its last checkpoint and its state file
+                self.run_dir.write_state(self.config.to_dict(), "finished", self.resume_state.epochs_done)
+            return TrainResult(
+                self.run_dir.path, self.run_dir.read_metrics(), self.run_dir.read_mask_fractions()
+            )
         progress = progress or SilentProgress()
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
@@ -205,13 +269,15 @@ class Trainer:
 
     def _run(self, progress: TrainProgress) -> TrainResult:
         config = self.config
-        model, optimizer, scheduler, first_epoch = self._setup()
+        state = self.build_state()
         if self.resume_state is None:
+            # a fresh run writes nothing until its first epoch is saved: one that fails before that (a NaN
+            # loss in epoch 1, a kill) leaves no half-made run, so train and train --resume agree about it
             self.run_dir.clear()
-        self.run_dir.path.mkdir(parents=True, exist_ok=True)
-        self.run_dir.write_state(config.to_dict(), "running", first_epoch)
-        metrics = self.run_dir.read_metrics()[:first_epoch]
-        fractions = [r for r in self.run_dir.read_mask_fractions() if r["epoch"] <= first_epoch]
+        else:
+            self.run_dir.write_state(config.to_dict(), "running", state.first_epoch)
+        metrics = self.run_dir.read_metrics()[: state.first_epoch]
+        fractions = [r for r in self.run_dir.read_mask_fractions() if r["epoch"] <= state.first_epoch]
         train_loader = BatchLoader(
             self.train_set.images,
             self.train_set.labels,
@@ -221,14 +287,14 @@ class Trainer:
             seed=config.seed,
         )
         test_loader = BatchLoader(self.test_set.images, self.test_set.labels, 500, self.device)
-        step_model = torch.compile(model) if config.compile else model
-        perturb = make_perturbation(config, model)
-        progress.start(config.epochs, len(train_loader), first_epoch)
-        for epoch in range(first_epoch, config.epochs):
+        step_model = torch.compile(state.model) if config.compile else state.model
+        perturb = get_method(config.method).perturbation(config, state.model)
+        progress.start(config.epochs, len(train_loader), state.first_epoch)
+        for epoch in range(state.first_epoch, config.epochs):
             train_loader.set_epoch(epoch)
-            row = self._train_epoch(epoch, step_model, optimizer, scheduler, train_loader, perturb, progress)
-            row.update(self._test_metrics(model, test_loader, row))
-            layer_fractions = _mask_fractions(model)
+            row = self.train_epoch(state, epoch, train_loader, perturb, progress, step_model)
+            row.update(self._test_metrics(state.model, test_loader, row))
+            layer_fractions = _mask_fractions(state.model)
             row["masked_fraction"] = (
                 sum(layer_fractions.values()) / len(layer_fractions) if layer_fractions else float("nan")
             )
@@ -236,9 +302,10 @@ class Trainer:
             fractions += [
                 {"epoch": epoch + 1, "layer": k, "masked_fraction": v} for k, v in layer_fractions.items()
             ]
-            self._save(model, optimizer, scheduler, epoch + 1, metrics, fractions)
+            self.run_dir.path.mkdir(parents=True, exist_ok=True)
+            self._save(state, epoch + 1, metrics, fractions)
             progress.epoch_end(row)
-        return TrainResult(self.run_dir.path, metrics, fractions)
+        return TrainResult(self.run_dir.path, metrics, fractions, config.epochs - state.first_epoch)
 
     def _autocast(self):
         if not self.config.amp:
@@ -246,10 +313,27 @@ class Trainer:
         dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _train_epoch(self, epoch, model, optimizer, scheduler, loader, perturb, progress) -> dict:
+    def train_epoch(
+        self,
+        state: TrainingState,
+        epoch: int,
+        loader,
+        perturb=None,
+        progress: TrainProgress | None = None,
+        model: nn.Module | None = None,
+    ) -> dict:
+        """One pass over ``loader`` ((x, y) batches): forward, backward, SGD step, lr step, mask clamp.
+
+        ``model``: what the step runs (a torch.compile'd ``state.model``; default ``state.model``). Returns
+        the epoch's metrics row (epoch, lr, train_loss, train_acc, seconds, images_per_s). Reseeds torch's
+        global RNG at every step: callers that care wrap it in ``torch.random.fork_rng``.
+        """
         from specreg_cli.spectral import clamp_spectral_masks_, reseed_mask_noise_
 
         config = self.config
+        progress = progress or SilentProgress()
+        model = model or state.model
+        optimizer, scheduler = state.optimizer, state.scheduler
         model.train()
         lr = optimizer.param_groups[0]["lr"]
         loss_sum = torch.zeros((), device=self.device)
@@ -301,13 +385,29 @@ class Trainer:
                 hint="lower --lr or check the data",
             )
 
+    def _check_finite_weights(self, model: nn.Module, epochs_done: int) -> None:
+        """A finite loss can still leave non-finite weights (a huge lr): such a model is never saved."""
+        tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+        if not all(torch.isfinite(t).all() for t in tensors):
+            kept = (
+                f"the last good checkpoint (epoch {epochs_done - 1}) is kept in {self.run_dir.checkpoint}"
+                if epochs_done > 1 and self.run_dir.checkpoint.exists()
+                else "no checkpoint was written"
+            )
+            raise TrainingDiverged(
+                f"the weights became NaN or infinite in epoch {epochs_done}; {kept}",
+                hint="lower --lr or check the data",
+            )
+
     def _test_metrics(self, model: nn.Module, loader: BatchLoader, row: dict) -> dict:
         with self._autocast():
             acc, loss, _ = evaluate_batches(model, iter(loader))
         return {"test_loss": loss, "test_acc": acc, "gap": row["train_acc"] - acc}
 
-    def _save(self, model, optimizer, scheduler, epochs_done, metrics, fractions) -> None:
+    def _save(self, state: TrainingState, epochs_done: int, metrics, fractions) -> None:
         config = self.config
+        model, optimizer, scheduler = state.model, state.optimizer, state.scheduler
+        self._check_finite_weights(model, epochs_done)
         meta = make_meta(
             self.model_cfg,
             config.method,
@@ -315,7 +415,7 @@ class Trainer:
             epochs_done,
             config.epochs,
             config.to_dict(),
-            method_options=_method_options(config),
+            method_options=get_method(config.method).method_options(config),
             resume={"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
         )
         meta["test_dataset"] = self.test_set.identity  # lets evaluations notice a changed test set
@@ -327,18 +427,11 @@ class Trainer:
         self.run_dir.write_state(config.to_dict(), status, epochs_done)
 
 
-def _method_options(config: TrainConfig) -> dict:
-    if config.method == "gauss":
-        return {"noise_std": config.noise_std, "noise_fraction": config.noise_fraction}
-    if config.method == "adversarial":
-        return {"eps": config.adv_eps, "alpha": config.adv_alpha, "steps": config.adv_steps}
-    if config.method == "masked":
-        return {
-            "mask_lr_mult": config.mask_lr_mult,
-            "mask_weight_decay": config.mask_weight_decay,
-            "init_from": config.init_from,
-        }
-    return {}
+def source_dataset(init_from: str | Path) -> str | None:
+    """The dataset spec that the checkpoint (or run directory) ``init_from`` was trained on, if recorded."""
+    config = load_checkpoint(init_from).meta.get("config")
+    dataset = config.get("dataset") if isinstance(config, dict) else None
+    return dataset if isinstance(dataset, str) else None
 
 
 def train(
@@ -352,4 +445,4 @@ def train(
     return Trainer(config, out_dir, resume=resume, force=force).run(progress)
 
 
-__all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "train", "lr_factor"]
+__all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "TrainingState", "train", "lr_factor"]

@@ -6,17 +6,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from specreg_cli.errors import SpecregError
+from specreg_cli.methods import METHODS
 
-METHODS = ("natural", "gauss", "adversarial", "masked")
 SCHEDULES = ("step", "cosine")
+MAX_SEED = 2**31 - 1  # seeds feed numpy and torch generators; both take at least 31 bits
 
 
 @dataclass
 class TrainConfig:
-    method: str = "natural"  # natural | gauss | adversarial | masked
+    method: str = "natural"  # a name from specreg_cli.methods.METHODS
     arch: str = "resnet20"  # a name from specreg_cli.models.list_models()
     dataset: str = "synthetic"  # dataset spec (see specreg_cli.data.datasets)
     data_dir: str = "data"  # folder holding cifar-10-batches-py (cifar10 only)
@@ -26,9 +28,8 @@ class TrainConfig:
     lr: float = 0.01  # paper: SGD learning rate on CIFAR
     momentum: float = 0.9  # paper
     weight_decay: float = 1e-4  # paper (= recipe): L2 on weights, not on masks
-    schedule: str = (
-        "step"  # recipe: step = lr x0.1 at 50% and again at 75% of training; cosine = per-step cosine to 0
-    )
+    # recipe: step = lr x0.1 at 50% and again at 75% of training; cosine = per-step cosine to 0
+    schedule: str = "step"
     seed: int = 0  # init, data order, augmentation, perturbations
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = False  # mixed precision (bfloat16 on CPU, float16 + GradScaler on CUDA); FFTs stay float32
@@ -45,9 +46,8 @@ class TrainConfig:
     mask: dict = field(default_factory=dict)  # MaskConfig overrides; init defaults depend on init_from
     mask_lr_mult: float = 1.0  # mask learning rate = lr x this
     mask_weight_decay: float = 0.0  # L2 on the masks (0: the masks are only pushed by the loss)
-    init_from: str | None = (
-        None  # checkpoint to fine-tune from (masks start at the fine-tune init N(0.6, 0.1))
-    )
+    # checkpoint to fine-tune from (masks start at the fine-tune init N(0.6, 0.1)); absolute path
+    init_from: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,8 +63,16 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Check ranges; raise SpecregError naming the option and the valid range."""
+        numbers = ("lr", "momentum", "weight_decay", "noise_std", "noise_fraction", "adv_eps", "adv_alpha")
+        numbers += ("mask_lr_mult", "mask_weight_decay")
+        for name in numbers:  # inf and nan pass every range check below, and train a broken model
+            if not math.isfinite(getattr(self, name)):
+                raise SpecregError(
+                    f"--{name.replace('_', '-')} must be a finite number, got {getattr(self, name)}"
+                )
         checks = [
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
+            (0 <= self.seed <= MAX_SEED, f"--seed must be in [0, {MAX_SEED}]"),
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
             (self.epochs >= 1, "--epochs must be at least 1"),
             (self.batch_size >= 2, "--batch-size must be at least 2 (BatchNorm needs two images)"),
@@ -77,7 +85,7 @@ class TrainConfig:
             (self.adv_steps >= 1, "--adv-steps must be at least 1"),
             (
                 self.mask_lr_mult >= 0 and self.mask_weight_decay >= 0,
-                "mask lr multiplier and weight decay must be >= 0",
+                "--mask-lr-mult and --mask-weight-decay must be >= 0",
             ),
         ]
         for ok, message in checks:

@@ -54,3 +54,38 @@ def test_user_error_is_one_red_line_exit_1(tmp_path):
 def test_usage_error_exit_2():
     result = runner.invoke(app, ["train", "--no-such-option"])
     assert result.exit_code == 2
+
+
+COMMANDS = ("train", "corrupt", "eval-corruptions", "attack", "report", "reproduce")
+
+
+def test_help_of_every_command_loads_no_torch_and_shows_an_example():
+    # In a fresh interpreter: `specreg --help` and each `specreg CMD --help` must stay instant.
+    script = f"""
+import sys
+from typer.testing import CliRunner
+from specreg_cli.cli import app
+assert "torch" not in sys.modules, "importing the CLI loaded torch"
+for args in [["--help"], *[[name, "--help"] for name in {COMMANDS!r}]]:
+    result = CliRunner().invoke(app, args, env={{"COLUMNS": "120"}})
+    assert result.exit_code == 0, (args, result.output)
+    assert "torch" not in sys.modules, f"{{args}} loaded torch"
+    if args != ["--help"]:
+        assert "Example:" in result.output, f"{{args}} shows no example"
+        assert "<bool>" not in result.output, f"{{args}} renders a flag as <bool>"
+        assert "<list[" not in result.output, f"{{args}} renders a list as <list[...]>"
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_every_command_is_registered():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "120"})
+    assert all(name in result.output for name in COMMANDS)
+
+
+def test_help_paragraphs_are_not_broken_mid_sentence():
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "where it doesn't (recipe)." in result.output

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-import specreg_cli.train as train_module
 from specreg_cli.checkpoint import load_checkpoint, load_model
 from specreg_cli.errors import SpecregError
+from specreg_cli.methods import METHODS, TrainingMethod
 from specreg_cli.train import Trainer, TrainingDiverged, lr_factor, train
 from specreg_cli.train_config import TrainConfig
 
@@ -30,7 +30,7 @@ def tiny(method="natural", epochs=2, **overrides):
     )
 
 
-@pytest.mark.parametrize("method", ["natural", "gauss", "adversarial", "masked"])
+@pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_writes_a_complete_run(tmp_path, method):
     result = train(tiny(method), tmp_path / "run")
     run = tmp_path / "run"
@@ -55,7 +55,7 @@ def test_masked_run_moves_masks_and_keeps_them_in_range(tmp_path):
     model, checkpoint = load_model(tmp_path / "run")
     masks = [p for name, p in model.named_parameters() if name.endswith("spectral_mask")]
     assert masks and all(float(m.detach().min()) >= 0 and float(m.detach().max()) <= 1 for m in masks)
-    initial = Trainer(tiny("masked", epochs=2), tmp_path / "other")._setup()[0]
+    initial = Trainer(tiny("masked", epochs=2), tmp_path / "other").build_state().model
     init_masks = [p for name, p in initial.named_parameters() if name.endswith("spectral_mask")]
     assert any(not torch.equal(a, b) for a, b in zip(masks, init_masks, strict=False))
     layers = {r["layer"] for r in result.mask_fractions}
@@ -92,14 +92,14 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, method,
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     calls = {"n": 0}
 
-    def poison_second_epoch(config, model):
+    def poison_second_epoch(method, config, model):
         def perturb(x, y):
             calls["n"] += 1
             return x * float("nan") if calls["n"] > 3 else x  # 3 steps per epoch: epoch 2 diverges
 
         return perturb
 
-    monkeypatch.setattr(train_module, "make_perturbation", poison_second_epoch)
+    monkeypatch.setattr(TrainingMethod, "perturbation", poison_second_epoch)
     with pytest.raises(TrainingDiverged, match="epoch 2") as info:
         train(tiny(epochs=3), tmp_path / "run")
     assert "epoch 1" in info.value.message
@@ -131,7 +131,7 @@ def test_nothing_written_for_bad_input(tmp_path):
 def test_fine_tuning_starts_from_the_checkpoint_with_fine_tune_masks(tmp_path):
     train(tiny(epochs=1), tmp_path / "base")
     trainer = Trainer(tiny("masked", epochs=1, init_from=str(tmp_path / "base")), tmp_path / "ft")
-    model = trainer._setup()[0]
+    model = trainer.build_state().model
     base = load_checkpoint(tmp_path / "base").state_dict
     assert torch.equal(model.state_dict()["conv1.weight"], base["conv1.weight"])
     mask = model.conv1.spectral_mask

@@ -1,4 +1,8 @@
-"""``specreg train``: train a natural, gauss, adversarial or masked model into a run directory."""
+"""``specreg train``: train a model with one of the registered methods into a run directory.
+
+Defaults are :class:`~specreg_cli.train_config.TrainConfig`'s (written once, there); method choices and
+their descriptions come from :mod:`specreg_cli.methods`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from specreg_cli.methods import METHODS
 from specreg_cli.options import (
     DEFAULT_DATA_DIR,
     DataDirOption,
@@ -15,25 +20,24 @@ from specreg_cli.options import (
     DeviceOption,
     DownloadOption,
     SeedOption,
+    ThreadsOption,
 )
+from specreg_cli.parsing import format_pixel_value
+from specreg_cli.train_config import SCHEDULES, TrainConfig
 
 COMMAND_NAME = "train"
 GAUSS, ADV, MASK, SPEED = "gauss method", "adversarial method", "masked method", "speed"
+DEFAULTS = TrainConfig()
+# command parameters that are not TrainConfig fields of the same name
+MASK_PARAMS = ("mask_per_layer", "mask_stochastic", "mask_stem", "mask_init_mean", "mask_init_spread")
+MASK_PARAMS += ("mask_init_spread_kind", "mask_random_drop", "mask_backend")  # -> TrainConfig.mask
+NOT_CONFIG = ("out", "resume", "force", "threads")
+
+Method = Enum("Method", {name: name for name in METHODS}, type=str)
+Schedule = Enum("Schedule", {name: name for name in SCHEDULES}, type=str)
 
 
-class Method(str, Enum):
-    natural = "natural"
-    gauss = "gauss"
-    adversarial = "adversarial"
-    masked = "masked"
-
-
-class Schedule(str, Enum):
-    step = "step"
-    cosine = "cosine"
-
-
-class SpreadKind(str, Enum):
+class SpreadKind(str, Enum):  # specreg_cli.spectral.SPREAD_KINDS; a test keeps the two in step
     std = "std"
     variance = "variance"
 
@@ -45,36 +49,51 @@ class MaskBackend(str, Enum):  # specreg_cli.spectral_dft.BACKENDS; a test keeps
     dft = "dft"
 
 
+METHOD_HELP = "Training method: " + "; ".join(f"{m.name} = {m.summary}" for m in METHODS.values()) + "."
+
+
 def command(
+    ctx: typer.Context,
     out: Annotated[
         Path, typer.Option("--out", help="Run directory to create (model.pt, config.json, metrics.csv).")
     ],
-    method: Annotated[Method, typer.Option(help="Training method.")] = Method.natural,
-    arch: Annotated[str, typer.Option(help="Architecture from the registry: resnet20 | lenet.")] = "resnet20",
-    dataset: DatasetOption = "synthetic",
+    method: Annotated[Method, typer.Option(help=METHOD_HELP)] = DEFAULTS.method,
+    arch: Annotated[
+        str, typer.Option(help="Architecture from the registry: resnet20 | lenet.")
+    ] = DEFAULTS.arch,
+    dataset: DatasetOption = DEFAULTS.dataset,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
-    download: DownloadOption = False,
-    epochs: Annotated[int, typer.Option(help="Epochs (recipe: 200).")] = 200,
-    batch_size: Annotated[int, typer.Option(help="Images per SGD step (recipe: 128).")] = 128,
-    lr: Annotated[float, typer.Option(help="SGD learning rate (paper: 0.01).")] = 0.01,
-    momentum: Annotated[float, typer.Option(help="SGD momentum (paper: 0.9).")] = 0.9,
-    weight_decay: Annotated[float, typer.Option(help="L2 weight decay on weights (paper: 1e-4).")] = 1e-4,
+    download: DownloadOption = DEFAULTS.download,
+    epochs: Annotated[
+        int, typer.Option(help="Epochs (recipe: 200). With --resume, more epochs extend the run.")
+    ] = DEFAULTS.epochs,
+    batch_size: Annotated[int, typer.Option(help="Images per SGD step (recipe: 128).")] = DEFAULTS.batch_size,
+    lr: Annotated[float, typer.Option(help="SGD learning rate (paper: 0.01).")] = DEFAULTS.lr,
+    momentum: Annotated[float, typer.Option(help="SGD momentum (paper: 0.9).")] = DEFAULTS.momentum,
+    weight_decay: Annotated[
+        float, typer.Option(help="L2 weight decay on weights (paper: 1e-4).")
+    ] = DEFAULTS.weight_decay,
     schedule: Annotated[
         Schedule,
         typer.Option(
             help="lr schedule: step = x0.1 at 50% and 75% of the epochs (recipe) | cosine (per step)."
         ),
-    ] = Schedule.step,
-    seed: SeedOption = 0,
-    device: DeviceOption = "auto",
+    ] = DEFAULTS.schedule,
+    seed: SeedOption = DEFAULTS.seed,
+    device: DeviceOption = DEFAULTS.device,
+    threads: ThreadsOption = None,
     init_from: Annotated[
         Path | None,
-        typer.Option(help="Fine-tune from this checkpoint or run dir (masks start at N(0.6, 0.1))."),
-    ] = None,
+        typer.Option(
+            help="Fine-tune from this checkpoint or run dir (masks start at N(0.6, 0.1)); trains on that "
+            "run's dataset unless --dataset is given."
+        ),
+    ] = DEFAULTS.init_from,
     resume: Annotated[
         bool,
         typer.Option(
-            help="Continue the unfinished run in --out from its last epoch (its saved options are used)."
+            help="Continue the run in --out from its last epoch, with its saved options (only --epochs, to "
+            "extend it, and --device may change)."
         ),
     ] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a run already in --out.")] = False,
@@ -83,17 +102,19 @@ def command(
         typer.Option(
             help="Gaussian noise std, pixel scale [0,1]; fractions like 25/255 work.", rich_help_panel=GAUSS
         ),
-    ] = "0.1",
+    ] = format_pixel_value(DEFAULTS.noise_std),
     noise_fraction: Annotated[
         float, typer.Option(help="Fraction of each batch that is noised.", rich_help_panel=GAUSS)
-    ] = 0.5,
+    ] = DEFAULTS.noise_fraction,
     adv_eps: Annotated[
         str, typer.Option(help="PGD L-inf radius, pixel scale.", rich_help_panel=ADV)
-    ] = "8/255",
+    ] = format_pixel_value(DEFAULTS.adv_eps),
     adv_alpha: Annotated[
         str, typer.Option(help="PGD step size, pixel scale.", rich_help_panel=ADV)
-    ] = "2/255",
-    adv_steps: Annotated[int, typer.Option(help="PGD steps per batch.", rich_help_panel=ADV)] = 7,
+    ] = format_pixel_value(DEFAULTS.adv_alpha),
+    adv_steps: Annotated[
+        int, typer.Option(help="PGD steps per batch.", rich_help_panel=ADV)
+    ] = DEFAULTS.adv_steps,
     mask_per_layer: Annotated[
         bool,
         typer.Option(
@@ -132,40 +153,47 @@ def command(
             rich_help_panel=MASK,
         ),
     ] = 0.0,
-    mask_lr_mult: Annotated[float, typer.Option(help="Mask lr = --lr x this.", rich_help_panel=MASK)] = 1.0,
+    mask_lr_mult: Annotated[
+        float, typer.Option(help="Mask lr = --lr x this.", rich_help_panel=MASK)
+    ] = DEFAULTS.mask_lr_mult,
     mask_weight_decay: Annotated[
         float, typer.Option(help="L2 weight decay on the masks.", rich_help_panel=MASK)
-    ] = 0.0,
+    ] = DEFAULTS.mask_weight_decay,
     amp: Annotated[
         bool, typer.Option(help="Mixed precision (the spectral filter stays float32).", rich_help_panel=SPEED)
-    ] = False,
+    ] = DEFAULTS.amp,
     channels_last: Annotated[
         bool, typer.Option(help="channels_last memory format.", rich_help_panel=SPEED)
-    ] = False,
-    compile: Annotated[bool, typer.Option(help="torch.compile the model.", rich_help_panel=SPEED)] = False,
+    ] = DEFAULTS.channels_last,
+    compile: Annotated[
+        bool, typer.Option(help="torch.compile the model.", rich_help_panel=SPEED)
+    ] = DEFAULTS.compile,
     mask_backend: Annotated[
         MaskBackend,
         typer.Option(
             help="How masked layers compute their filter; every backend gives the same numbers up to "
-            "rounding. "
-            "auto: circulant matmul for maps of at most 8x8, torch.fft above (fastest measured on a CPU); "
-            "circulant: that matmul everywhere (small maps only: (H W)^2 per channel); dft: real matmul "
-            "DFT, for "
-            "matmul-rich accelerators.",
+            "rounding. auto: circulant matmul for maps of at most 8x8, torch.fft above (fastest measured "
+            "on a CPU); circulant: that matmul everywhere (small maps only: (H W)^2 per channel); dft: "
+            "real matmul DFT, for matmul-rich accelerators.",
             rich_help_panel=SPEED,
         ),
     ] = MaskBackend.auto,
 ) -> None:
-    """Train ResNet-20 (or another registered model) with one of the four methods.
+    """Train ResNet-20 (or another registered model) with one of the registered methods.
 
     Defaults follow the paper where it speaks (paper) and the standard ResNet-20 recipe where it doesn't
-    (recipe). Example: specreg train --method masked --epochs 3 --lr 0.05 --schedule cosine --out runs/masked
-    """
-    from specreg_cli.commands.train_view import RichTrainProgress, print_summary
-    from specreg_cli.parsing import parse_pixel_value
-    from specreg_cli.train import Trainer
-    from specreg_cli.train_config import TrainConfig
+    (recipe).
 
+    Example: specreg train --method masked --epochs 3 --lr 0.05 --schedule cosine --out runs/masked
+    """
+    from specreg_cli.commands.given import given_names
+    from specreg_cli.commands.train_view import RichTrainProgress, print_outcome
+    from specreg_cli.device import set_threads
+    from specreg_cli.parsing import parse_pixel_value
+    from specreg_cli.train import Trainer, source_dataset
+
+    set_threads(threads)
+    given = given_names(ctx)
     mask = {
         "per_channel": not mask_per_layer,
         "stochastic": mask_stochastic,
@@ -178,11 +206,14 @@ def command(
         mask["init_mean"] = mask_init_mean
     if mask_init_spread is not None:
         mask["init_spread"] = mask_init_spread
+    init_source = str(init_from.expanduser().resolve()) if init_from else None
+    if init_source and "dataset" not in given and not resume:  # fine-tune on what the source learnt
+        dataset = source_dataset(init_source) or dataset
     config = TrainConfig(
         method=method.value,
         arch=arch,
         dataset=dataset,
-        data_dir=str(data_dir),
+        data_dir=str(data_dir.expanduser().resolve()),  # absolute: the run must not depend on the cwd
         download=download,
         epochs=epochs,
         batch_size=batch_size,
@@ -200,12 +231,22 @@ def command(
         adv_eps=parse_pixel_value(adv_eps, "--adv-eps"),
         adv_alpha=parse_pixel_value(adv_alpha, "--adv-alpha"),
         adv_steps=adv_steps,
-        mask=mask if method == Method.masked else {},
+        mask=mask if METHODS[method.value].masked else {},
         mask_lr_mult=mask_lr_mult,
         mask_weight_decay=mask_weight_decay,
-        init_from=str(init_from.resolve()) if init_from else None,
+        init_from=init_source,
     )
-    trainer = Trainer(config, out, resume=resume, force=force, device=device if resume else None)
-    with RichTrainProgress() as progress:
-        result = trainer.run(progress)
-    print_summary(trainer.config, result)
+    config_given = {"mask" if name in MASK_PARAMS else name for name in given if name not in NOT_CONFIG}
+    trainer = Trainer(config, out, resume=resume, force=force, given=config_given)
+    if trainer.already_finished:
+        result = trainer.run()
+    else:
+        with RichTrainProgress() as progress:
+            if trainer.extended_from is not None:
+                epochs = trainer.config.epochs
+                progress.note(
+                    f"extending {trainer.run_dir.path} from {trainer.extended_from} to {epochs} epochs; "
+                    f"the {trainer.config.schedule} lr schedule is recomputed for {epochs} epochs"
+                )
+            result = trainer.run(progress)
+    print_outcome(trainer.config, result)

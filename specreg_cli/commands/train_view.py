@@ -19,6 +19,9 @@ class RichTrainProgress:
     def __exit__(self, *exc) -> None:
         self.progress.__exit__(*exc)
 
+    def note(self, text: str) -> None:
+        self.progress.console.print(text, highlight=False)
+
     def start(self, epochs: int, steps_per_epoch: int, first_epoch: int) -> None:
         self.steps_per_epoch = steps_per_epoch
         self.task = self.progress.add_task(
@@ -43,6 +46,18 @@ class RichTrainProgress:
             f"epoch {row['epoch']:>3}  lr {row['lr']:.4g}  train {row['train_acc']:.1%}  "
             f"test {row['test_acc']:.1%}  gap {row['gap']:+.1%}  {row['images_per_s']:.0f} img/s{masked}"
         )
+
+
+def print_outcome(config, result) -> None:
+    """The summary table, or one line when the run was already finished and nothing was trained."""
+    if result.trained_epochs == 0:
+        console.print(
+            f"{result.run_dir} is already finished ({config.epochs} of {config.epochs} epochs): nothing "
+            "changed (pass a larger --epochs with --resume to extend it)",
+            highlight=False,
+        )
+        return
+    print_summary(config, result)
 
 
 def print_summary(config, result) -> None:
