@@ -77,3 +77,35 @@ def test_synthetic_spec_sizes_and_subset():
     assert len(test) == 40 and test.identity["seed"] == 3
     small = test.subset(10)
     assert len(small) == 10 and small.identity["n"] == 10
+
+
+class _TouchOnUnpickle:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def test_a_crafted_batch_runs_no_code(cifar_root, tmp_path):
+    root, _ = cifar_root
+    marker = tmp_path / "code-ran"
+    with open(root / FOLDER / "test_batch", "wb") as fh:
+        pickle.dump({b"data": _TouchOnUnpickle(marker), b"labels": [0]}, fh)
+    with open(root / FOLDER / "test_batch", "rb") as fh:  # the trap is live under plain pickle
+        pickle.load(fh)
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(SpecregError, match="not a CIFAR-10 python batch"):
+        load_dataset("cifar10", "test", data_dir=root)
+    assert not marker.exists()
+
+
+def test_labels_outside_the_classes_are_refused(cifar_root):
+    root, written = cifar_root
+    images, labels = written["test_batch"]
+    write_batch(root / FOLDER / "test_batch", images, [12] * len(labels))
+    with pytest.raises(SpecregError, match="labels outside 0..9"):
+        load_dataset("cifar10", "test", data_dir=root)

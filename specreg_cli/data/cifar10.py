@@ -5,6 +5,9 @@ Layout (https://www.cs.toronto.edu/~kriz/cifar.html): ``data_batch_1`` .. ``data
 ``b"labels"`` (10000,) ints. We read that documented format ourselves (torchvision's ``CIFAR10``
 insists on the official MD5 sums, which small test-written folders can't have) and use
 torchvision's downloader for ``--download``.
+
+A batch file is untrusted input: plain ``pickle.load`` would run any code a crafted file carries. It is
+read with :class:`BatchUnpickler`, which builds only containers, strings, numbers and numpy arrays.
 """
 
 from __future__ import annotations
@@ -36,10 +39,37 @@ def download_cifar10(data_dir: Path) -> None:
         ) from None
 
 
+# The only globals a CIFAR-10 batch needs: numpy's array and dtype reconstructors (numpy 1 and 2 names).
+ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+)
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, bytes, str, numbers and numpy arrays; any other global is refused, so a
+    crafted file can't call a function while it is read."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR-10 batch")
+
+
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with path.open("rb") as fh:
-            entry = pickle.load(fh, encoding="bytes")
+            entry = BatchUnpickler(fh, encoding="bytes").load()
+        if not isinstance(entry, dict) or not isinstance(entry.get(b"data"), np.ndarray):
+            raise TypeError("not a dict with a b'data' array")
+        if entry[b"data"].dtype != np.uint8:
+            raise TypeError(f"data of dtype {entry[b'data'].dtype}, expected uint8")
         data = np.asarray(entry[b"data"], dtype=np.uint8)
         labels = np.asarray(entry.get(b"labels", entry.get(b"fine_labels")), dtype=np.int64)
     except Exception as exc:
@@ -47,6 +77,8 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{path} is not a CIFAR-10 python batch ({exc.__class__.__name__})",
             hint="re-download with --download",
         ) from None
+    if labels.ndim != 1 or len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise SpecregError(f"{path} has labels outside 0..9", hint="re-download with --download")
     if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
         raise SpecregError(
             f"{path} has data of shape {data.shape}, expected (N, 3072) with N labels",
