@@ -61,6 +61,15 @@ def main() -> None:
             f"[bold red]error:[/bold red] {error.message}{hint}", highlight=False, soft_wrap=True
         )
         sys.exit(1)
+    except OSError as error:  # a full or read-only disk, a path that is a file: the OS's words, one line
+        where = f": {error.filename}" if error.filename else ""
+        err_console.print(
+            f"[bold red]error:[/bold red] {error.strerror or error}{where} "
+            "[dim](check the path, its permissions and the free disk space)[/dim]",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("[bold red]interrupted[/bold red]")
         sys.exit(130)

@@ -5,14 +5,20 @@
     RUN/metrics.csv          one row per epoch (see METRIC_COLUMNS); accuracies are fractions in [0, 1]
     RUN/mask_fractions.csv   masked runs: epoch, layer, masked_fraction (the paper's Table 3 over time)
 
-Every file is rewritten atomically after each epoch, so an interrupted run is always resumable.
+Every file is rewritten atomically after each epoch. ``model.pt`` is the commit point: it also carries
+the metrics and mask-fraction rows, and the other three files are rewritten after it from the same rows,
+so a kill between two writes loses nothing (``--resume`` restores them from the checkpoint). One process
+at a time trains a run (:meth:`RunDir.lock`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +43,7 @@ METRIC_COLUMNS = (
 
 STATUSES = ("running", "finished")
 CONFIG_NAME, METRICS_NAME, MASK_FRACTIONS_NAME = "config.json", "metrics.csv", "mask_fractions.csv"
+LOCK_NAME = ".lock"  # held (flock) by the one process training the run
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,37 @@ class RunDir:
             f"{self.path} holds an unfinished run ({done} of {total} epochs)",
             hint="pass --resume to continue it or --force to start over",
         )
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's lock while training: a second ``specreg train`` (or ``--force``) on the same
+        folder is refused instead of silently interleaving its writes. A run that wrote nothing leaves
+        no folder behind."""
+        created = not self.path.exists()
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = (self.path / LOCK_NAME).open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise SpecregError(
+                f"{self.path} is being trained by another process right now",
+                hint="wait for it to finish, or train into another --out",
+            ) from None
+        try:
+            yield
+        finally:
+            if not any(p.name != LOCK_NAME for p in self.path.iterdir()):  # nothing written
+                (self.path / LOCK_NAME).unlink(missing_ok=True)
+                if created:
+                    self.path.rmdir()
+            handle.close()  # releases the lock
+
+    def remove_temporaries(self) -> None:
+        """Temporary files of atomic writes that a kill left behind (``.model.pt.XXXX.tmp``)."""
+        for name in (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, MASK_FRACTIONS_NAME):
+            for leftover in self.path.glob(f".{name}.*.tmp"):
+                leftover.unlink(missing_ok=True)
 
     def clear(self) -> None:
         """Remove the files a run writes (and nothing else the user may keep there)."""

@@ -78,6 +78,8 @@ class TrainingState:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     first_epoch: int  # epochs already done (0 for a fresh run)
+    metrics: list[dict] = dataclasses.field(default_factory=list)  # rows of the epochs already done
+    mask_fractions: list[dict] = dataclasses.field(default_factory=list)
 
 
 def step_seed(seed: int, epoch: int, step: int) -> int:
@@ -173,7 +175,12 @@ class Trainer:
         force: bool = False,
         given: Collection[str] = (),
     ):
+        if Path(out_dir).expanduser().resolve() == Path.cwd():
+            raise SpecregError(
+                "--out must name a run directory, not the current folder", hint="e.g. --out runs/a"
+            )
         self.run_dir = RunDir(Path(out_dir).expanduser().resolve())
+        self.force = force
         state = self.run_dir.check_writable(resume, force)
         self.extended_from: int | None = None
         if state is not None:
@@ -234,9 +241,14 @@ class Trainer:
             model = build_model(checkpoint.meta["model"])
             model.load_state_dict(checkpoint.state_dict)
             first_epoch = checkpoint.meta["epoch"]
+            done = checkpoint.meta["resume"]
+            # the rows travel in the checkpoint (the commit point); older checkpoints: from the CSVs
+            metrics = done.get("metrics", self.run_dir.read_metrics())[:first_epoch]
+            fractions = done.get("mask_fractions", self.run_dir.read_mask_fractions())
+            fractions = [r for r in fractions if r["epoch"] <= first_epoch]
         else:
             model = _build_fresh_model(config, self.model_cfg)
-            first_epoch = 0
+            first_epoch, metrics, fractions = 0, [], []
         model.to(self.device)
         if config.channels_last:
             model.to(memory_format=torch.channels_last)
@@ -253,7 +265,7 @@ class Trainer:
                 optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True
             ):
                 group["lr"] = base_lr * fn(scheduler.last_epoch)
-        return TrainingState(model, optimizer, scheduler, first_epoch)
+        return TrainingState(model, optimizer, scheduler, first_epoch, metrics, fractions)
 
     def run(self, progress: TrainProgress | None = None) -> TrainResult:
         if self.already_finished:  # nothing to train, and nothing rewritten
@@ -264,7 +276,13 @@ class Trainer:
             )
         progress = progress or SilentProgress()
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        with self.run_dir.lock(), torch.random.fork_rng(devices=devices):
+            if self.run_dir.check_writable(self.resume_state is not None, self.force) != self.resume_state:
+                raise SpecregError(
+                    f"{self.run_dir.path} changed while this run was being prepared",
+                    hint="another process trained it; look at it before you run again",
+                )
+            self.run_dir.remove_temporaries()
             return self._run(progress)
 
     def _run(self, progress: TrainProgress) -> TrainResult:
@@ -276,8 +294,7 @@ class Trainer:
             self.run_dir.clear()
         else:
             self.run_dir.write_state(config.to_dict(), "running", state.first_epoch)
-        metrics = self.run_dir.read_metrics()[: state.first_epoch]
-        fractions = [r for r in self.run_dir.read_mask_fractions() if r["epoch"] <= state.first_epoch]
+        metrics, fractions = list(state.metrics), list(state.mask_fractions)
         train_loader = BatchLoader(
             self.train_set.images,
             self.train_set.labels,
@@ -302,9 +319,10 @@ class Trainer:
             fractions += [
                 {"epoch": epoch + 1, "layer": k, "masked_fraction": v} for k, v in layer_fractions.items()
             ]
-            self.run_dir.path.mkdir(parents=True, exist_ok=True)
             self._save(state, epoch + 1, metrics, fractions)
             progress.epoch_end(row)
+        if state.first_epoch == config.epochs:  # killed after its last checkpoint: mend the other files
+            self._write_views(config.epochs, metrics, fractions)
         return TrainResult(self.run_dir.path, metrics, fractions, config.epochs - state.first_epoch)
 
     def _autocast(self):
@@ -416,10 +434,20 @@ class Trainer:
             config.epochs,
             config.to_dict(),
             method_options=get_method(config.method).method_options(config),
-            resume={"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+            resume={
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "metrics": metrics,
+                "mask_fractions": fractions,
+            },
         )
         meta["test_dataset"] = self.test_set.identity  # lets evaluations notice a changed test set
-        save_checkpoint(self.run_dir.checkpoint, model, meta)
+        save_checkpoint(self.run_dir.checkpoint, model, meta)  # the commit point; the rest is derived
+        self._write_views(epochs_done, metrics, fractions)
+
+    def _write_views(self, epochs_done: int, metrics: list[dict], fractions: list[dict]) -> None:
+        """metrics.csv, mask_fractions.csv and config.json from the rows the checkpoint holds."""
+        config = self.config
         self.run_dir.write_metrics(metrics)
         if fractions:
             self.run_dir.write_mask_fractions(fractions)

@@ -89,3 +89,17 @@ def test_every_command_is_registered():
 def test_help_paragraphs_are_not_broken_mid_sentence():
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert "where it doesn't (recipe)." in result.output
+
+
+def test_an_os_error_is_one_line_not_a_traceback(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "specreg_cli", "train", "--out", str(blocker / "run"), "--epochs", "1"]
+        + ["--dataset", "synthetic:train=64,test=32", "--arch", "lenet", "--batch-size", "32"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Not a directory" in lines[0] and str(blocker) in lines[0]
