@@ -36,3 +36,24 @@ def test_unknown_model_lists_choices():
     with pytest.raises(SpecregError, match="unknown architecture") as info:
         create_model("vgg")
     assert "resnet20" in info.value.hint
+
+
+def test_resnet18_is_the_cifar_layout_of_the_papers_table_3():
+    from specreg_cli.models.resnet import paper_layer_name
+
+    model = create_model("resnet18")
+    assert sum(p.numel() for p in model.parameters()) == 11_173_962  # kuangliu/pytorch-cifar ResNet18
+    targets = model.spectral_mask_targets()
+    assert len(targets) == 16 and not any("shortcut" in t for t in targets)
+    names = [paper_layer_name(t) for t in targets]
+    assert names[:3] == ["layer1conv1.1", "layer1conv2.1", "layer1conv1.2"] and names[-1] == "layer4conv2.2"
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_resnet18_takes_spectral_masks_with_the_right_map_sizes():
+    from specreg_cli.spectral import MaskConfig, SpectralMaskConv2d, apply_spectral_masks
+
+    model = apply_spectral_masks(create_model("resnet18"), MaskConfig())
+    masks = {n: m.spectral_mask.shape for n, m in model.named_modules() if isinstance(m, SpectralMaskConv2d)}
+    assert masks["layer1.0.conv1"] == (64, 32, 17) and masks["layer4.1.conv2"] == (512, 4, 3)
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)

@@ -59,7 +59,11 @@ def command(
     ],
     method: Annotated[Method, typer.Option(help=METHOD_HELP)] = DEFAULTS.method,
     arch: Annotated[
-        str, typer.Option(help="Architecture from the registry: resnet20 | lenet.")
+        str,
+        typer.Option(
+            help="Architecture from the model registry: resnet20 | resnet18 (the paper's Table 3 network) "
+            "| lenet."
+        ),
     ] = DEFAULTS.arch,
     dataset: DatasetOption = DEFAULTS.dataset,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
