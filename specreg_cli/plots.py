@@ -4,10 +4,12 @@
   (the paper's Figure 2).
 - ``accuracy_vs_severity.png``: accuracy (%) against severity (0 = clean) for each corruption, one line
   per method (mean over its seeds, error bars = sample std).
-- ``masks_<run>.png``: for each masked run, every masked layer's binary mask averaged over its output
+- ``masks_<run>.png`` (a run named by its path tail, ``A/runs/masked``, gives ``masks_A-runs-masked.png``):
+  for each masked run, every masked layer's binary mask averaged over its output
   channels, as a heat map over frequencies (rows: vertical frequency, zero in the middle; columns:
   horizontal frequency 0 .. Nyquist of the real FFT's half spectrum).
 
+Colours and the order of the curves come from the method registry (:mod:`specreg_cli.methods`).
 Same inputs give the same bytes: fixed size and dpi, no "Software" / date metadata, atomic writes.
 
 Example::
@@ -27,7 +29,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from specreg_cli.atomic import atomic_path
-from specreg_cli.report import METHOD_ORDER, Report, ReportInputs, RunInfo
+from specreg_cli.methods import method_color, method_rank
+from specreg_cli.report import Report, ReportInputs, RunInfo
 
 DPI = 100  # pixels per inch of every PNG
 MARKERS = "o^sDvP*X"  # runs of one method (its seeds), in name order; cycles after 8
@@ -42,18 +45,6 @@ def save_png(figure: Figure, path: Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
     return path
-
-
-def method_rank(method: str) -> int:
-    """The paper's order (natural, gauss, adversarial, masked), then other methods by a stable number."""
-    if method in METHOD_ORDER:
-        return METHOD_ORDER.index(method)
-    return len(METHOD_ORDER) + sum(map(ord, method)) % 6
-
-
-def method_color(method: str) -> str:
-    """One colour per method in every figure: natural C0, gauss C1, adversarial C2, masked C3, others C4+."""
-    return f"C{method_rank(method)}"
 
 
 def training_curves(runs: list[RunInfo], path: Path) -> Path | None:
@@ -131,7 +122,7 @@ def layer_masks(run: RunInfo) -> dict[str, np.ndarray]:
 
     from specreg_cli.checkpoint import load_checkpoint
 
-    state = load_checkpoint(run.path).state_dict
+    state = load_checkpoint(run.checkpoint).state_dict
     masks = {}
     for key, value in state.items():
         if key.endswith("spectral_mask"):
@@ -187,6 +178,6 @@ def write_plots(report: Report, inputs: ReportInputs, out_dir: str | Path) -> li
     ]
     for run in inputs.runs:
         if run.mask_fractions is not None and not run.mask_fractions.empty:
-            path = mask_heatmaps(run, out_dir / f"masks_{run.name}.png")
+            path = mask_heatmaps(run, out_dir / f"masks_{run.name.replace('/', '-')}.png")
             figures.append((f"Spectral masks of {run.name}", path))
     return [(caption, path) for caption, path in figures if path is not None]

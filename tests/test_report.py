@@ -143,25 +143,74 @@ def test_seed_aggregation_mean_std_and_count(tmp_path):
     assert rows["natural"]["seeds"] == "2" and rows["masked (spectral)"]["seeds"] == "1"
     assert rows["natural"]["fog"] == f"65.00 ± {100 * 0.1 / 2**0.5:.2f}"
     assert rows["masked (spectral)"]["clean"] == "70.00"  # one seed: no ± part
-    csv = pd.read_csv(io.StringIO(rep.to_csv(report)))
-    table2_rows = csv[csv["table"] == "table2"]
-    clean = table2_rows[(table2_rows["method"] == "natural") & (table2_rows["column"] == "clean")].iloc[0]
-    assert clean["n_seeds"] == 2 and clean["runs"] == "natural-s0;natural-s1"
+    tables = {name: pd.read_csv(io.StringIO(text)) for name, text in rep.csv_tables(report).items()}
+    t2 = tables["table2"]
+    clean = t2[(t2["method"] == "natural") & (t2["column"] == "clean")].iloc[0]
+    assert clean["n_seeds"] == 2 and clean["n_runs"] == 2
     assert clean["value"] == pytest.approx(0.85) and clean["std"] == pytest.approx(std / 100, abs=1e-6)
+    members = tables["runs"]
+    assert members.loc[members["method"] == "natural", "run"].tolist() == ["natural-s0", "natural-s1"]
 
 
 def test_csv_is_tidy_and_loads(four_methods):
-    csv = pd.read_csv(io.StringIO(rep.to_csv(rep.build_report(rep.load_inputs([four_methods])))))
-    assert tuple(csv.columns) == rep.CSV_COLUMNS
-    t2 = csv[csv["table"] == "table2"]
+    tables = rep.csv_tables(rep.build_report(rep.load_inputs([four_methods])))
+    assert tuple(tables) == rep.TABLE_NAMES
+    t2 = pd.read_csv(io.StringIO(tables["table2"]))
     assert len(t2) == 4 * 4  # methods x (clean, fog, PGD 2/255, PGD 8/255)
     pgd = t2[(t2["method"] == "masked") & (t2["column"] == "PGD-10 8/255")].iloc[0]
-    assert pgd["value"] == pytest.approx(0.15) and pgd["eps"] == pytest.approx(8 / 255) and pgd["steps"] == 10
-    assert pgd["n_images"] == 100
-    per = csv[(csv["table"] == "per_severity") & (csv["method"] == "natural")]
-    assert per.set_index("severity")["value"].to_dict() == pytest.approx(
-        {"1": 0.9, "2": 0.8, "3": 0.7, "4": 0.6, "5": 0.5, "mean": 0.7}
+    assert pgd["value"] == pytest.approx(0.15) and pgd["eps"] == 8 / 255 and pgd["steps"] == 10
+    assert pgd["n_images"] == 100 and pgd["kind"] == "attack"
+    per = pd.read_csv(io.StringIO(tables["per_severity"]), dtype_backend="numpy_nullable")
+    natural = per[per["method"] == "natural"]
+    levels = natural[~natural["severity_mean"]].set_index("severity")["value"].to_dict()
+    assert levels == pytest.approx({1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6, 5: 0.5})
+    (mean,) = natural.loc[natural["severity_mean"], "value"]
+    assert mean == pytest.approx(0.7)
+
+
+def test_csv_files_are_pandas_ready(four_methods, tmp_path):
+    """Regression: severity mixed numbers and "mean" (it loaded as text), integer columns loaded as floats,
+    runs were ";"-joined, and the training table and provenance were missing from the CSV output."""
+    make_run(tmp_path / "runs" / "masked-s0", "masked-s0", "masked")
+    out = tmp_path / "csv" / "table.csv"
+    result = runner.invoke(app, ["report", str(four_methods), str(tmp_path / "runs"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    names = (
+        "table",
+        "table.per_severity",
+        "table.table3",
+        "table.training",
+        "table.runs",
+        "table.provenance",
     )
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(f"{name}.csv" for name in names)
+    plain = {name: pd.read_csv(out.parent / f"{name}.csv") for name in names}
+    typed = {name: pd.read_csv(out.parent / f"{name}.csv", dtype_backend="numpy_nullable") for name in names}
+    assert plain["table"]["n_seeds"].dtype == "int64" and plain["table"]["n_runs"].dtype == "int64"
+    assert plain["table.table3"]["epoch"].dtype == "int64"
+    assert plain["table.training"]["epochs_done"].dtype == "int64"
+    assert (
+        plain["table"]["mixed"].dtype == bool and plain["table.per_severity"]["severity_mean"].dtype == bool
+    )
+    for name, column in [("table", "severity"), ("table", "steps"), ("table", "n_images")] + [
+        ("table.per_severity", "severity"),
+        ("table.training", "seed"),
+        ("table.training", "epochs"),
+        ("table.training", "batch_size"),
+    ]:
+        assert str(typed[name][column].dtype) == "Int64", (name, column)
+    for name, column in [("table", "value"), ("table", "eps"), ("table.per_severity", "value")]:
+        assert pd.api.types.is_float_dtype(plain[name][column]), (name, column)
+    assert not any(plain[n][c].astype(str).str.contains(";").any() for n in names[:2] for c in plain[n])
+    per = typed["table.per_severity"]
+    assert per.loc[per["severity_mean"], "severity"].isna().all()
+    assert sorted(per.loc[~per["severity_mean"], "severity"].unique()) == [1, 2, 3, 4, 5]
+    training = plain["table.training"].set_index("run")
+    assert training.loc["masked-s0", "test_acc"] == pytest.approx(0.4)
+    assert training.loc["masked-s0", "options"] == "masks per channel, mask lr x1"
+    provenance = plain["table.provenance"]
+    assert list(provenance.columns) == ["item", "text"] and "results_files" in set(provenance["item"])
+    assert provenance["text"].str.startswith("results files: ").any()
 
 
 def test_other_methods_come_last(tmp_path):
@@ -300,8 +349,9 @@ def test_refusal_is_one_red_line_exit_1_and_allow_mixed_flags(tmp_path, monkeypa
     assert f"clean {rep.MIXED}" in result.output and "(150, 200)" in result.output
 
 
-def make_run(folder, name, method, seed=0, masked_epochs=(1, 2)):
-    """A run directory as `specreg train` leaves it (LeNet; masked runs get masks and mask_fractions.csv)."""
+def make_run(folder, name, method, seed=0, masked_epochs=(1, 2), **config_changes):
+    """A run directory as `specreg train` leaves it (LeNet; masked runs get masks and mask_fractions.csv);
+    ``config_changes`` go into its train config."""
     folder.mkdir(parents=True)
     spectral = {"per_channel": True} if method == "masked" else None
     config = {
@@ -318,6 +368,7 @@ def make_run(folder, name, method, seed=0, masked_epochs=(1, 2)):
         "adv_alpha": 2 / 255,
         "mask": {},
         "mask_lr_mult": 1.0,
+        **config_changes,
     }
     state = {"config": config, "status": "finished", "epochs_done": 2}
     (folder / "config.json").write_text(json.dumps(state))
@@ -409,5 +460,93 @@ def test_same_inputs_same_bytes(four_methods, tmp_path):
         files = sorted(p for p in folder.rglob("*") if p.is_file())
         outputs.append({p.relative_to(folder).as_posix(): p.read_bytes() for p in files})
     assert outputs[0] == outputs[1]
-    assert len(outputs[0]) == 5  # table.md, table.csv, 3 PNGs
+    assert len(outputs[0]) == 10  # table.md, 6 CSV tables, 3 PNGs
     assert str(tmp_path) not in outputs[0]["table.md"].decode()  # no machine paths in the report
+
+
+@pytest.mark.parametrize("source", ["/x/runs/natural", "/x/runs/natural/model.pt"])
+def test_fine_tuned_runs_name_their_source_run(tmp_path, source):
+    """Regression: --init-from RUN (a folder) was reported as "fine-tuned from runs", its parent folder."""
+    make_run(tmp_path / "runs" / "masked-ft", "masked-ft", "masked", init_from=source)
+    write(tmp_path / "results" / "c.json", corruption_records("masked-ft", "masked", 0.8, FOG))
+    result = runner.invoke(app, ["report", str(tmp_path / "results"), str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    (row,) = markdown_rows(result.output, "## Training runs")
+    assert row["method options"] == "masks per channel, mask lr x1, fine-tuned from natural"
+
+
+def two_folders_with_one_run_name(tmp_path, seeds=(0, 1)):
+    """A/runs/masked and B/runs/masked, each evaluated into its own results folder."""
+    for top, value, seed in zip(("A", "B"), (0.8, 0.7), seeds, strict=True):
+        run = make_run(tmp_path / top / "runs" / "masked", "masked", "masked", seed=seed)
+        checkpoints = {"masked": {"path": str(run / "model.pt"), "sha256": f"{top}-sha"}}
+        dataset = {"name": "synthetic", "split": "test", "n": 200, "sha256": SHA}
+        records = corruption_records("masked", "masked", value, FOG)
+        write_results(
+            tmp_path / top / "results" / "c.json",
+            records,
+            provenance("eval-corruptions", {}, 0, dataset, checkpoints),
+        )
+    return [str(tmp_path / top / kind) for kind in ("results", "runs") for top in ("A", "B")]
+
+
+@pytest.mark.parametrize("seeds", [(0, 1), (0, 0)])
+def test_two_runs_of_one_name_are_told_apart(tmp_path, seeds):
+    """Regression: `report A/results B/results A/runs B/runs --allow-mixed` with two runs called "masked"
+    ended in a traceback (Table 3 had two columns of one name)."""
+    paths = two_folders_with_one_run_name(tmp_path, seeds)
+    out = tmp_path / "report" / "table.md"
+    args = ["report", *paths, "--allow-mixed", "--out", str(out), "--plots", str(out.parent / "plots")]
+    result = runner.invoke(app, args)
+    assert result.exception is None and result.exit_code == 0, result.output
+    text = out.read_text()
+    assert list(markdown_rows(text, "## Table 3")[0])[1:] == ["A/runs/masked", "B/runs/masked"]
+    (row,) = table2(text).values()
+    assert row["seeds"] == "2" and row["clean"] == "75.00 ± 7.07"  # each run's records kept their run
+    assert "checkpoints (sha256): A/runs/masked A-sha, B/runs/masked B-sha" in text
+    assert {r["run"] for r in markdown_rows(text, "## Training runs")} == {"A/runs/masked", "B/runs/masked"}
+    pngs = {p.name for p in (out.parent / "plots").iterdir()}
+    assert {"masks_A-runs-masked.png", "masks_B-runs-masked.png"} <= pngs
+    assert (rep.MIXED in text) == (seeds[0] == seeds[1])  # one training seed twice: not two seeds
+
+
+def test_rows_columns_and_labels_follow_the_registries(tmp_path):
+    from specreg_cli.attacks import ATTACKS, get_attack
+    from specreg_cli.methods import METHODS, method_label
+
+    records = []
+    for method in reversed(METHODS):
+        records += corruption_records(f"{method}-s0", method, 0.8, FOG)
+        for name in reversed(ATTACKS):
+            params = {**PGD, "eps": 8 / 255}
+            records.append(
+                Record(
+                    f"{method}-s0", method, "resnet20", "synthetic", name, None, "accuracy", 0.2, 100, params
+                )
+            )
+    write(tmp_path / "r.json", records, command="attack")
+    report = rep.build_report(rep.load_inputs([tmp_path]))
+    rows = table2(rep.to_markdown(report))
+    assert list(rows) == [method_label(m) for m in METHODS]
+    attack_columns = [c.label for c in report.columns if c.kind == "attack"]
+    assert attack_columns == [get_attack(name).column_label(10, "8/255") for name in ATTACKS]
+
+
+def test_report_help_has_an_example_and_flags():
+    result = runner.invoke(app, ["report", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Example:" in result.output and "--allow-mixed" in result.output
+    assert "--no-allow-mixed" not in result.output and "BOOLEAN" not in result.output.upper().replace("-", "")
+
+
+def test_library_modules_import_neither_the_cli_nor_the_commands():
+    import ast
+
+    package = Path(rep.__file__).parent
+    files = [*package.glob("*.py"), package.parent / "plots.py", *(package.parent / "reproduce").glob("*.py")]
+    assert len(files) > 8
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.startswith(("specreg_cli.cli", "specreg_cli.commands"))], path

@@ -1,4 +1,8 @@
-"""``specreg report``: the paper's Table 2 (+ per severity, Table 3, provenance) as Markdown or CSV."""
+"""``specreg report``: the paper's Table 2 (+ per severity, Table 3, training, provenance) as Markdown or CSV.
+
+CSV is one table per file (see :mod:`specreg_cli.report.csv_files`): ``--out table.csv`` writes Table 2 there
+and the other tables beside it; without ``--out`` only Table 2 goes to stdout.
+"""
 
 from __future__ import annotations
 
@@ -30,15 +34,21 @@ def command(
         Format | None,
         typer.Option(
             "--format",
-            help="md (GitHub Markdown tables, accuracies in %) | csv (one tidy long table, "
-            "fractions). Default: from --out's suffix, else md.",
+            help="md (GitHub Markdown tables, accuracies in %) | csv (one table per file, fractions: "
+            "--out table.csv writes Table 2 there and table.per_severity.csv, table.table3.csv, "
+            "table.training.csv, table.runs.csv, table.provenance.csv beside it; integer columns with gaps "
+            "load as Int64 with pandas.read_csv(..., dtype_backend='numpy_nullable'); severity is a number, "
+            "severity_mean marks means over severities). Default: from --out's suffix, else md.",
             show_default=False,
         ),
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Write the report to this file (atomically) instead of stdout.", show_default=False
+            "--out",
+            help="Write the report to this file (atomically) instead of stdout "
+            "(csv: Table 2 there, the other tables beside it).",
+            show_default=False,
         ),
     ] = None,
     severity: Annotated[
@@ -70,10 +80,12 @@ def command(
     training runs and a provenance footer. Same inputs, same bytes.
 
     Example: specreg report results/ runs/ --format md --out reports/table.md --plots reports/plots
+
+    Example: specreg report results/ runs/ --out reports/table.csv   (six CSV files, one per table)
     """
     from specreg_cli.atomic import write_text_atomic
     from specreg_cli.console import console, err_console
-    from specreg_cli.report import build_report, load_inputs, parse_severity, to_csv, to_markdown
+    from specreg_cli.report import build_report, load_inputs, parse_severity, to_csv, to_markdown, write_csv
 
     chosen = format or (Format.csv if out is not None and out.suffix.lower() == ".csv" else Format.md)
     inputs = load_inputs(results)
@@ -87,12 +99,15 @@ def command(
         written += [path for _, path in figures]
         base = out.parent if out is not None else Path.cwd()
         report.figures = [(caption, _relative(path, base)) for caption, path in figures]
-    text = to_markdown(report) if chosen == Format.md else to_csv(report)
     if out is None:
-        typer.echo(text, nl=False)
-    else:
-        write_text_atomic(out, text)
+        typer.echo(to_markdown(report) if chosen == Format.md else to_csv(report), nl=False)
+        if chosen == Format.csv:
+            err_console.print("stdout holds Table 2 only; --out FILE.csv writes every table", highlight=False)
+    elif chosen == Format.md:
+        write_text_atomic(out, to_markdown(report))
         written.insert(0, out)
+    else:
+        written[:0] = write_csv(report, out)
     notes = console if out is not None else err_console  # without --out, stdout carries only the report
     for path in written:
         notes.print(f"wrote {path}", highlight=False)
