@@ -27,9 +27,14 @@ from specreg_cli.atomic import write_text_atomic
 from specreg_cli.checkpoint import CHECKPOINT_NAME
 from specreg_cli.errors import SpecregError
 
+# batch_*: running means over the epoch's SGD batches (perturbed for gauss / adversarial, training mode);
+# train_*: the model at the epoch's end, in eval mode, on a fixed subset of clean training images, so
+# gap = train_acc - test_acc is the generalisation gap of the paper's Figure 2 for every method
 METRIC_COLUMNS = (
     "epoch",
     "lr",
+    "batch_loss",
+    "batch_acc",
     "train_loss",
     "train_acc",
     "test_loss",
@@ -240,5 +245,6 @@ def _csv(columns: tuple[str, ...], rows: list[dict]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: (int(row[k]) if k == "epoch" else row[k]) for k in columns})
+        # rows of runs from older versions lack the newer columns: left empty
+        writer.writerow({k: (int(row[k]) if k == "epoch" else row.get(k, "")) for k in columns})
     return buffer.getvalue()

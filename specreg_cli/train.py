@@ -7,8 +7,10 @@ masks, random drop; :func:`~specreg_cli.spectral.reseed_mask_noise_`) are reseed
 step), so a resumed run on the CPU ends with the same weights as an uninterrupted one. The caller's RNG
 state is restored afterwards.
 
-The test set is evaluated after every epoch for the metrics (Figure 2's train-test gap) but never
-chooses the model: ``model.pt`` is always the last epoch.
+After every epoch the model is evaluated in eval mode on the test set and on a fixed subset of clean
+training images (Figure 2's train accuracy and train-test gap, comparable across methods: gauss and
+adversarial batches are perturbed, so their running batch accuracy is not the train accuracy). The
+test set never chooses the model: ``model.pt`` is always the last epoch.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from specreg_cli.run_dir import RunDir
 from specreg_cli.train_config import TrainConfig
 
 RESUME_OVERRIDES = frozenset({"device", "epochs"})  # the config fields a resumed run may change
+# the first N training images (a fixed subset: the splits are stored shuffled) measure clean train accuracy
+CLEAN_TRAIN_IMAGES = 2000
 LOG_EVERY = 10  # steps between host syncs for the live loss (each .item() stalls a GPU pipeline)
 
 
@@ -304,13 +308,17 @@ class Trainer:
             seed=config.seed,
         )
         test_loader = BatchLoader(self.test_set.images, self.test_set.labels, 500, self.device)
+        subset = min(CLEAN_TRAIN_IMAGES, len(self.train_set))
+        clean_train_loader = BatchLoader(
+            self.train_set.images[:subset], self.train_set.labels[:subset], 500, self.device
+        )
         step_model = torch.compile(state.model) if config.compile else state.model
         perturb = get_method(config.method).perturbation(config, state.model)
         progress.start(config.epochs, len(train_loader), state.first_epoch)
         for epoch in range(state.first_epoch, config.epochs):
             train_loader.set_epoch(epoch)
             row = self.train_epoch(state, epoch, train_loader, perturb, progress, step_model)
-            row.update(self._test_metrics(state.model, test_loader, row))
+            row.update(self._epoch_end_metrics(state.model, clean_train_loader, test_loader))
             layer_fractions = _mask_fractions(state.model)
             row["masked_fraction"] = (
                 sum(layer_fractions.values()) / len(layer_fractions) if layer_fractions else float("nan")
@@ -343,7 +351,7 @@ class Trainer:
         """One pass over ``loader`` ((x, y) batches): forward, backward, SGD step, lr step, mask clamp.
 
         ``model``: what the step runs (a torch.compile'd ``state.model``; default ``state.model``). Returns
-        the epoch's metrics row (epoch, lr, train_loss, train_acc, seconds, images_per_s). Reseeds torch's
+        the epoch's metrics row (epoch, lr, batch_loss, batch_acc, seconds, images_per_s). Reseeds torch's
         global RNG at every step: callers that care wrap it in ``torch.random.fork_rng``.
         """
         from specreg_cli.spectral import clamp_spectral_masks_, reseed_mask_noise_
@@ -385,8 +393,8 @@ class Trainer:
         return {
             "epoch": epoch + 1,
             "lr": lr,
-            "train_loss": loss_sum.item() / seen,
-            "train_acc": correct.item() / seen,
+            "batch_loss": loss_sum.item() / seen,
+            "batch_acc": correct.item() / seen,
             "seconds": seconds,
             "images_per_s": seen / seconds,
         }
@@ -417,10 +425,18 @@ class Trainer:
                 hint="lower --lr or check the data",
             )
 
-    def _test_metrics(self, model: nn.Module, loader: BatchLoader, row: dict) -> dict:
+    def _epoch_end_metrics(self, model: nn.Module, clean_train: BatchLoader, test: BatchLoader) -> dict:
+        """Clean train and test accuracy of the model as it is saved (eval mode; touches no RNG)."""
         with self._autocast():
-            acc, loss, _ = evaluate_batches(model, iter(loader))
-        return {"test_loss": loss, "test_acc": acc, "gap": row["train_acc"] - acc}
+            train_acc, train_loss, _ = evaluate_batches(model, iter(clean_train))
+            test_acc, test_loss, _ = evaluate_batches(model, iter(test))
+        return {
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "gap": train_acc - test_acc,
+        }
 
     def _save(self, state: TrainingState, epochs_done: int, metrics, fractions) -> None:
         config = self.config

@@ -145,3 +145,18 @@ def test_lr_schedules():
     assert lr_factor("step", 30, 10, 4) == pytest.approx(0.01)  # epoch 3 of 4: 75%
     assert lr_factor("cosine", 0, 10, 4) == 1.0
     assert lr_factor("cosine", 20, 10, 4) == pytest.approx(0.5)
+
+
+def test_train_accuracy_is_the_saved_models_on_clean_training_images(tmp_path):
+    # adversarial batches are perturbed: the gap of Figure 2 must come from clean images in eval mode
+    from specreg_cli.data import load_dataset
+    from specreg_cli.evaluate import accuracy
+
+    result = train(tiny("adversarial", epochs=1), tmp_path / "run")
+    row = result.metrics[-1]
+    model, _ = load_model(tmp_path / "run")
+    images = load_dataset(TINY, "train")
+    clean, _ = accuracy(model, images.images, images.labels, 500, "cpu")
+    assert row["train_acc"] == pytest.approx(clean, abs=1e-12)
+    assert row["gap"] == pytest.approx(row["train_acc"] - row["test_acc"])
+    assert 0 <= row["batch_acc"] <= 1  # the running accuracy on the perturbed batches, kept apart

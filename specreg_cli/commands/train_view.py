@@ -43,7 +43,8 @@ class RichTrainProgress:
             else f"  masked {row['masked_fraction']:.1%}"
         )
         self.progress.console.print(
-            f"epoch {row['epoch']:>3}  lr {row['lr']:.4g}  train {row['train_acc']:.1%}  "
+            f"epoch {row['epoch']:>3}  lr {row['lr']:.4g}  batches {row['batch_acc']:.1%}  "
+            f"train {row['train_acc']:.1%}  "
             f"test {row['test_acc']:.1%}  gap {row['gap']:+.1%}  {row['images_per_s']:.0f} img/s{masked}"
         )
 
