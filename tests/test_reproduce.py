@@ -1,8 +1,10 @@
 """`specreg reproduce`: presets, the step planner, the skip / resume logic, timings, and one real tiny run."""
 
+import contextlib
 import csv
 import io
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -15,7 +17,26 @@ from specreg_cli import reproduce as lib
 from specreg_cli.checkpoint import file_sha256
 from specreg_cli.cli import app
 from specreg_cli.errors import SpecregError
+from specreg_cli.methods import METHODS
 from specreg_cli.parsing import parse_pixel_values
+
+
+def run_in_process(args, log):
+    """A runner that calls the CLI in this process (no interpreter start-up per step). One step at a time
+    only: stdout and stderr are redirected process-wide."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    buffer, code, cpu = io.StringIO(), 0, time.process_time()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        try:
+            result = app(args=list(args), prog_name="specreg", standalone_mode=False)
+            code = result if isinstance(result, int) else 0
+        except SpecregError as error:
+            print(f"error: {error}")
+            code = 1
+        except SystemExit as exc:  # typer/click exit codes
+            code = exc.code if isinstance(exc.code, int) else 1
+    log.write_text(buffer.getvalue(), encoding="utf-8")
+    return code, time.process_time() - cpu
 
 
 def test_public_presets_follow_the_brief():
@@ -48,8 +69,8 @@ def test_public_presets_follow_the_brief():
 
 def test_plan_steps_their_inputs_and_command_lines(tmp_path):
     steps = {s.name: s for s in lib.plan(lib.PRESETS["demo"], tmp_path, seed=7, device="cpu")}
-    evaluations = [f"{kind} {m}" for m in lib.METHODS for kind in ("eval-corruptions", "attack pgd-10")]
-    assert list(steps) == [f"train {m}" for m in lib.METHODS] + evaluations + ["report md", "report csv"]
+    evaluations = [f"{kind} {m}" for m in METHODS for kind in ("eval-corruptions", "attack pgd-10")]
+    assert list(steps) == [f"train {m}" for m in METHODS] + evaluations + ["report md", "report csv"]
     adversarial = " ".join(steps["train adversarial"].argv)
     assert adversarial.startswith("train --method adversarial --dataset synthetic --arch resnet20 --epochs 3")
     assert "--adv-steps 3" in adversarial and "--seed 7" in adversarial
@@ -123,14 +144,15 @@ def test_evaluation_is_done_only_for_the_current_checkpoints(tmp_path):
 class FakeRunner:
     """Pretends to run each command by writing the output that marks it done."""
 
-    def __init__(self, fail=None):
-        self.calls, self.fail = [], fail
+    def __init__(self, fail=None, failure_log="ok\n"):
+        self.calls, self.fail, self.failure_log = [], fail, failure_log
 
     def __call__(self, args, log):
         self.calls.append(list(args))
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("ok\n")
         if self.fail and args[0] == self.fail:
+            log.write_text(self.failure_log)
             return 1, 0.5
         out = args[args.index("--out") + 1] if "--out" in args else None
         if args[0] == "train":
@@ -217,17 +239,18 @@ def test_subprocess_runner_logs_output_and_exit_code(tmp_path):
 def test_tiny_preset_end_to_end_then_resume(tmp_path):
     out = tmp_path / "repro"
     steps = lib.plan(lib.PRESETS["tiny"], out, seed=0, device="cpu")
-    timings = lib.run_plan(steps, out, runner=lib.run_in_process)
+    timings = lib.run_plan(steps, out, runner=run_in_process)
     assert [t.status for t in timings] == ["ran"] * 14, [(t.step, t.status) for t in timings]
     table = (out / "table.md").read_text()
     for label in ("natural", "Gaussian augmentation", "adversarial training", "masked (spectral)"):
         assert f"\n| {label} " in table
     assert "PGD-2 8/255" in table and "## Table 3" in table
     frame = pd.read_csv(io.StringIO((out / "table.csv").read_text()))
-    assert set(frame.loc[frame["table"] == "table2", "method"]) == set(lib.METHODS)
+    assert set(frame["method"]) == set(METHODS)  # table.csv: Table 2; the other tables beside it
+    assert (out / "table.training.csv").is_file() and (out / "table.provenance.csv").is_file()
     plots = sorted(p.name for p in (out / "plots").iterdir())
     assert plots == ["accuracy_vs_severity.png", "masks_masked.png", "training_curves.png"]
-    again = lib.run_plan(steps, out, runner=lib.run_in_process)
+    again = lib.run_plan(steps, out, runner=run_in_process)
     assert [t.status for t in again] == ["skipped"] * 12 + ["ran"] * 2
 
 
@@ -241,3 +264,95 @@ def test_unknown_preset_is_a_user_error(tmp_path):
     result = CliRunner().invoke(app, ["reproduce", "--preset", "huge", "--out", str(tmp_path)])
     assert isinstance(result.exception, SpecregError) and "demo, paper" in result.exception.hint
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "log, cause",
+    [
+        (
+            "epoch 1/3\nerror: dataset 'cifar10' not found in data (pass --download)\n\n",
+            "dataset 'cifar10' not found in data (pass --download)",
+        ),
+        ("Traceback (most recent call last):\n  File x\nValueError: boom\n", "ValueError: boom"),
+        (
+            "Usage: specreg train\n╭─ Error ──╮\n│ No such option: --threads │\n╰──────────╯\n",
+            "No such option: --threads",
+        ),
+    ],
+)
+def test_a_failed_step_names_its_cause(tmp_path, log, cause):
+    """Regression: the error named only the step's log, not why it failed."""
+    steps = lib.plan(lib.PRESETS["tiny"], tmp_path)
+    with pytest.raises(lib.StepFailed) as failed:
+        lib.run_plan(steps, tmp_path, runner=FakeRunner(fail="train", failure_log=log))
+    assert failed.value.message.startswith(f"step 'train natural' failed: {cause}; its output is in ")
+    assert failed.value.message.endswith("logs/train-natural.log")
+
+
+def fake_plan(monkeypatch):
+    """Stub run_plan for the command: keeps what it was called with, runs nothing."""
+    calls = []
+
+    def run_plan(steps, out, runner, jobs, on_start, on_end):
+        calls.append({"steps": steps, "runner": runner, "jobs": jobs})
+        return []
+
+    monkeypatch.setattr(lib, "run_plan", run_plan)
+    return calls
+
+
+def test_the_printed_dataset_is_the_one_used(tmp_path, monkeypatch):
+    """Regression: `--dataset synthetic:train=600,test=200` still printed the preset's 5,000 / 2,000."""
+    calls = fake_plan(monkeypatch)
+    args = [
+        "reproduce",
+        "--out",
+        str(tmp_path),
+        "--dataset",
+        "synthetic:train=600,test=200",
+        "--device",
+        "cpu",
+    ]
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "synthetic data (600 train / 200 test)" in result.output and "5,000" not in result.output
+    train = calls[0]["steps"][0].argv
+    assert train[train.index("--dataset") + 1] == "synthetic:train=600,test=200"
+    assert lib.get_preset("demo").describe() == lib.get_preset("demo").describe("synthetic")
+    assert "5,000 train / 2,000 test" in lib.get_preset("demo").describe()
+    assert lib.get_preset("paper").describe().startswith("the paper's recipe on CIFAR-10:")
+
+
+@pytest.mark.parametrize("jobs, threads, expected", [("1", "3", 3), ("2", "1", 1), ("1", None, None)])
+def test_threads_reach_every_step(tmp_path, monkeypatch, jobs, threads, expected):
+    """Regression: reproduce had no --threads; an explicit one reaches every child (OMP/MKL_NUM_THREADS)."""
+    calls = fake_plan(monkeypatch)
+    args = ["reproduce", "--out", str(tmp_path), "--device", "cpu", "--jobs", jobs]
+    result = CliRunner().invoke(app, args + (["--threads", threads] if threads else []))
+    assert result.exit_code == 0, result.output
+    runner = calls[0]["runner"]
+    assert runner.func is lib.run_subprocess and runner.keywords["threads"] == expected
+    env = lib.child_env(expected)
+    assert all(
+        env.get(name) == (threads or os.environ.get(name)) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    )
+
+
+def test_threads_per_step_defaults():
+    assert lib.threads_per_step(1, cores=4) is None  # one step alone: torch's choice
+    assert lib.threads_per_step(2, cores=4) == 2 and lib.threads_per_step(4, cores=2) == 1
+    assert lib.threads_per_step(2, cores=4, threads=3) == 3
+
+
+def test_reproduce_help_has_an_example_and_flags():
+    result = CliRunner().invoke(app, ["reproduce", "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "Example:" in result.output
+    assert "--threads" in result.output and "--download" in result.output
+    assert "BOOLEAN" not in result.output.upper().replace("-", "")
+
+
+def test_plan_has_a_train_step_per_registered_method(tmp_path):
+    steps = lib.plan(lib.PRESETS["tiny"], tmp_path)
+    assert [s.name for s in steps if s.kind == "train"] == [f"train {m}" for m in METHODS]
+    with pytest.raises(SpecregError, match="unknown attack"):
+        lib.plan(lib.Preset("x", "{data}", "synthetic", {}, attacks=(lib.AttackPlan("cw"),)), tmp_path)

@@ -1,4 +1,4 @@
-"""``specreg reproduce``: train the four methods, evaluate corruptions and attacks, report; resumable."""
+"""``specreg reproduce``: train every method, evaluate corruptions and attacks, report; resumable."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from specreg_cli.options import DeviceOption, DownloadOption, SeedOption
+from specreg_cli.options import DeviceOption, DownloadOption, SeedOption, ThreadsOption
 
 COMMAND_NAME = "reproduce"
 
@@ -61,21 +61,25 @@ def command(
         typer.Option(
             "--jobs",
             min=1,
-            help="Steps run at once, each with cores/jobs threads. Default: 1 on a GPU, "
+            help="Steps run at once, each with cores/jobs threads (or --threads). Default: 1 on a GPU, "
             "else one per CPU core (at most 4).",
             show_default=False,
         ),
     ] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Run the whole comparison: train natural, gauss, adversarial and masked models with one recipe and
     seed, evaluate impulse noise / fog / contrast (severities 1-5) and PGD, and write the report
     (Markdown, CSV, plots) into --out.
 
     Resumable: run the same command again after an interruption; finished steps are skipped and an
-    unfinished training run continues where it stopped. Independent steps run side by side (--jobs).
+    unfinished training run continues where it stopped. Independent steps run side by side (--jobs);
+    --threads sets every step's torch threads (through OMP_NUM_THREADS / MKL_NUM_THREADS).
     Each step's output is in OUT/logs/ and its wall and CPU time in OUT/timings.csv.
 
     Example: specreg reproduce --preset demo --out reports/demo
+
+    Example: specreg reproduce --preset demo --dataset synthetic:train=600,test=200 --jobs 2 --threads 1
     """
     import time
 
@@ -98,8 +102,16 @@ def command(
         cifar10c_dir=cifar10c_dir,
     )
     jobs = jobs or lib.default_jobs(cuda=_uses_cuda(device))
-    console.print(f"[bold]reproduce --preset {chosen.name}[/bold]: {chosen.description}", highlight=False)
-    console.print(f"{len(steps)} steps into {out}, {jobs} at a time; logs in {out / 'logs'}", highlight=False)
+    each = lib.threads_per_step(jobs, threads=threads)
+    console.print(
+        f"[bold]reproduce --preset {chosen.name}[/bold]: {chosen.describe(dataset)}", highlight=False
+    )
+    console.print(
+        f"{len(steps)} steps into {out}, {jobs} at a time"
+        + (f", {each} thread{'s' * (each > 1)} each" if each else "")
+        + f"; logs in {out / 'logs'}",
+        highlight=False,
+    )
     running: dict[str, str] = {}
     verbs = {lib.RESUME: "resuming", lib.RESTART: "restarting"}
 
@@ -117,7 +129,12 @@ def command(
             progress.update(task, advance=1, status=", ".join(running.values()))
 
         timings = lib.run_plan(
-            steps, out, runner=lib.subprocess_runner(jobs), jobs=jobs, on_start=on_start, on_end=on_end
+            steps,
+            out,
+            runner=lib.subprocess_runner(jobs, threads=threads),
+            jobs=jobs,
+            on_start=on_start,
+            on_end=on_end,
         )
 
     ran = [t for t in timings if t.wall_s is not None]

@@ -1,0 +1,115 @@
+"""What ``specreg reproduce`` trains and evaluates: the presets, one entry each.
+
+A preset's ``description`` names its dataset through ``{data}``; :meth:`Preset.describe` fills it from the
+dataset spec actually used (``--dataset`` overrides the preset's), so what is printed is what runs.
+
+Example::
+
+    get_preset("demo").describe("synthetic:train=600,test=200")
+    # 'offline, CPU: synthetic data (600 train / 200 test), ResNet-20, 3 epochs, ...'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from specreg_cli.errors import SpecregError
+
+
+@dataclass(frozen=True)
+class AttackPlan:
+    """One ``specreg attack`` sweep of every run."""
+
+    attack: str = "pgd"  # an attack registry name (specreg_cli.attacks): pgd | pgdl2 | fgsm
+    eps: str = "0,8/255"  # radii, [0, 1] pixel scale; 0 is the sanity check (it equals clean accuracy)
+    steps: int = 10  # gradient steps
+    n_examples: int | None = None  # first N test images (None: all)
+    batch_size: int = 256  # images per attacked batch (results depend on it through the per-batch seeds)
+
+    @property
+    def name(self) -> str:
+        return f"attack {self.attack}-{self.steps}"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What `specreg reproduce` trains and evaluates. Train options are ``specreg train`` options
+    (TrainConfig field names, CLI-ready values); ``method_train`` adds options for one method."""
+
+    name: str
+    description: str  # one line; "{data}" stands for the dataset in words (see describe)
+    dataset: str  # dataset spec for training (evaluations use the checkpoints' own dataset)
+    train: dict  # options shared by every method
+    method_train: dict = field(default_factory=dict)  # method -> extra train options
+    corruptions: str = "impulse_noise,fog,contrast"  # the paper's Table 2
+    severities: str = "1-5"
+    eval_n: int | None = None  # corruption evaluation on the first N test images (None: all)
+    eval_batch_size: int = 1000  # images per forward pass of the corruption evaluation
+    attacks: tuple[AttackPlan, ...] = (AttackPlan(),)
+    hidden: bool = False  # not listed in --help (test presets)
+
+    def describe(self, dataset: str | None = None) -> str:
+        """The description with the dataset that is used: ``dataset`` (a --dataset spec) or the preset's."""
+        return self.description.format(data=dataset_text(dataset or self.dataset))
+
+
+def dataset_text(spec: str) -> str:
+    """A dataset spec in words: ``synthetic data (5,000 train / 2,000 test)``, ``CIFAR-10``.
+
+    Raises :class:`SpecregError` for a spec that ``specreg train --dataset`` would refuse.
+    """
+    from specreg_cli.data.datasets import SYNTHETIC_DEFAULTS, parse_dataset_spec  # torch-free
+
+    name, options = parse_dataset_spec(spec)
+    if name != "synthetic":
+        return {"cifar10": "CIFAR-10"}.get(name, name)
+    seed = "" if options["seed"] == SYNTHETIC_DEFAULTS["seed"] else f", seed {options['seed']}"
+    return f"synthetic data ({options['train']:,} train / {options['test']:,} test{seed})"
+
+
+PRESETS = {
+    "demo": Preset(
+        name="demo",
+        description="offline, CPU: {data}, ResNet-20, 3 epochs, adversarial training with PGD-3, "
+        "mask lr x100; under 10 minutes on 2 CPU cores",
+        dataset="synthetic",
+        train={"arch": "resnet20", "epochs": 3, "lr": 0.05, "schedule": "cosine", "batch_size": 128},
+        # 3 PGD steps instead of 7 keep adversarial training within the demo's budget; alpha ~ 2.5 eps / steps
+        method_train={
+            "adversarial": {"adv_steps": 3, "adv_eps": "8/255", "adv_alpha": "6/255"},
+            # 117 steps at lr <= 0.05 move a mask about 1/250 as far as the paper's 200 epochs at
+            # lr 0.01 (78k steps): at mask lr x1 the masks barely leave their init (measured:
+            # mean |change| 0.001, masked fraction 6.7% -> 6.7%); x100 lets them train
+            "masked": {"mask_lr_mult": 100},
+        },
+        eval_batch_size=200,  # on a CPU ResNet-20 (the masked one even more) runs fastest in small batches
+        attacks=(AttackPlan("pgd", "0,2/255,8/255", 10, 500, batch_size=125),),
+    ),
+    "paper": Preset(
+        name="paper",
+        description="the paper's recipe on {data}: 200 epochs, lr 0.01, batch 128, step schedule, full "
+        "test set, PGD-10 and PGD-20 at 8/255; for a GPU with the data in --data-dir",
+        dataset="cifar10",
+        train={"arch": "resnet20", "epochs": 200, "lr": 0.01, "schedule": "step", "batch_size": 128},
+        attacks=(AttackPlan("pgd", "0,8/255", 10, None), AttackPlan("pgd", "0,8/255", 20, None)),
+    ),
+    "tiny": Preset(
+        name="tiny",
+        description="seconds, for tests: LeNet on {data}, 1 epoch",
+        dataset="synthetic:train=256,test=64",
+        train={"arch": "lenet", "epochs": 1, "lr": 0.05, "schedule": "cosine", "batch_size": 64},
+        method_train={"adversarial": {"adv_steps": 1, "adv_eps": "8/255", "adv_alpha": "8/255"}},
+        severities="1,5",
+        eval_batch_size=64,
+        attacks=(AttackPlan("pgd", "0,8/255", 2, 32, batch_size=32),),
+        hidden=True,
+    ),
+}
+PUBLIC_PRESETS = tuple(name for name, p in PRESETS.items() if not p.hidden)
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a :class:`SpecregError` listing the public ones otherwise."""
+    if name not in PRESETS:
+        raise SpecregError(f"unknown preset {name!r}", hint=f"valid choices: {', '.join(PUBLIC_PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,250 @@
+"""Carrying out a plan: each step as ``python -m specreg_cli ...`` in a subprocess, several side by side.
+
+A subprocess per step, its output into OUT/logs/<step>.log, so a crash in one step can't take the plan's
+bookkeeping with it. With ``jobs > 1`` independent steps run at once, each with ``cores // jobs`` threads
+(or ``--threads``): on a small CPU two single-threaded processes get more out of two cores than one
+process with two threads (ResNet-20's 32x32 convolutions and the FFTs of the masks parallelise poorly
+inside one process). The threads reach the children as OMP_NUM_THREADS / MKL_NUM_THREADS, which torch
+reads at start-up, so no child command needs a ``--threads`` option of its own.
+
+A failed step stops the plan (the running ones finish) with :class:`StepFailed`, which names the step,
+the cause (its log's last error line) and the log.
+
+Example::
+
+    timings = run_plan(steps, Path("reports/demo"), runner=subprocess_runner(jobs=2), jobs=2)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from specreg_cli.atomic import write_text_atomic
+from specreg_cli.errors import SpecregError
+from specreg_cli.reproduce.plan import Step
+from specreg_cli.reproduce.state import (
+    ALWAYS,
+    DONE,
+    RESTART,
+    RESUME,
+    TODO,
+    argv_stamp,
+    command_line,
+    step_state,
+)
+from specreg_cli.reproduce.timings import TOTAL, StepTiming, kept_timing, read_timings, seconds, write_timings
+
+Runner = Callable[[list[str], Path], tuple[int, float | None]]  # (arguments, log) -> (exit code, CPU seconds)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # what torch's intra-op pool sizes itself by
+CAUSE_CHARS = 300  # at most this much of a failed step's log goes into the error line
+BOX_CHARS = "│╭╮╰╯─┃━ "  # Rich panels (Typer's usage errors) around a log line
+
+
+class StepFailed(SpecregError):
+    """A step's command exited with an error."""
+
+
+def child_env(threads: int | None = None) -> dict[str, str]:
+    """A child's environment: this one, wide Rich tables for the log, and ``threads`` torch threads."""
+    env = {**os.environ, "COLUMNS": os.environ.get("COLUMNS", "120")}  # readable Rich tables in the log
+    if threads:
+        env.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
+    return env
+
+
+def run_subprocess(args: list[str], log: Path, threads: int | None = None) -> tuple[int, float | None]:
+    """Run ``python -m specreg_cli ARGS`` with stdout and stderr into ``log``: (exit code, CPU seconds of
+    the child). ``threads``: torch's intra-op threads in the child (default: torch's choice)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as fh:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "specreg_cli", *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=child_env(threads),
+        )
+        if not hasattr(os, "wait4"):  # Windows: no per-child CPU time
+            return child.wait(), None
+        try:
+            _, status, usage = os.wait4(child.pid, 0)  # the child's own CPU time, even with others running
+        except BaseException:
+            child.kill()
+            child.wait()
+            raise
+        child.returncode = os.waitstatus_to_exitcode(status)
+        return child.returncode, usage.ru_utime + usage.ru_stime
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def threads_per_step(jobs: int, cores: int | None = None, threads: int | None = None) -> int | None:
+    """Torch threads of each child: ``threads`` when given, else ``cores // jobs`` when several steps run
+    at once, else None (one step alone: torch's choice, all cores)."""
+    if threads is None and jobs > 1:
+        threads = max(1, (cores or available_cores()) // jobs)
+    return threads
+
+
+def subprocess_runner(jobs: int, cores: int | None = None, threads: int | None = None) -> Runner:
+    """:func:`run_subprocess` with :func:`threads_per_step` threads in every child."""
+    return functools.partial(run_subprocess, threads=threads_per_step(jobs, cores, threads))
+
+
+def default_jobs(cuda: bool, cores: int | None = None) -> int:
+    """Steps at once: 1 on a GPU (one device to share), else one per core, at most 4."""
+    return 1 if cuda else max(1, min(4, cores or available_cores()))
+
+
+def log_path(out: Path, step: Step) -> Path:
+    return out / "logs" / f"{step.slug}.log"
+
+
+def failure_cause(log: Path) -> str:
+    """Why a step failed, from its log: the last ``error: ...`` line (specreg's one red line), else the last
+    line with text (a traceback's exception, a usage error); box drawing and the ``error:`` prefix removed."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "no log"
+    lines = [line.strip().strip(BOX_CHARS).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and line.lower() != "error"]  # "Error" alone: a panel's title
+    errors = [line for line in lines if line.lower().startswith("error:")]
+    cause = (errors or lines or ["empty log"])[-1]
+    cause = cause[len("error:") :].strip() if cause.lower().startswith("error:") else cause
+    return cause if len(cause) <= CAUSE_CHARS else cause[: CAUSE_CHARS - 3] + "..."
+
+
+def run_plan(
+    steps: list[Step],
+    out_dir: str | Path,
+    runner: Runner = run_subprocess,
+    jobs: int = 1,
+    on_start: Callable[[int, Step, str], None] | None = None,
+    on_end: Callable[[int, Step, StepTiming], None] | None = None,
+) -> list[StepTiming]:
+    """Carry out ``steps``, at most ``jobs`` at once, each after the steps it reads; skip finished ones.
+
+    A step whose inputs are ready starts in plan order. OUT/timings.csv is rewritten (in plan order) after
+    each step. ``on_start(index, step, state)`` / ``on_end(index, step, timing)`` report progress (from
+    worker threads when ``jobs > 1``). When a command fails, no new step starts; the running ones finish,
+    then :class:`StepFailed` (a SpecregError naming the step, the cause and its log) is raised.
+    """
+    if jobs < 1:
+        raise SpecregError(f"--jobs must be at least 1, got {jobs}")
+    out = Path(out_dir).expanduser().resolve()
+    previous = {row["step"]: row for row in read_timings(out / "timings.csv")}
+    index = {step.name: i for i, step in enumerate(steps)}
+    finished: dict[str, StepTiming] = {}
+    lock = threading.Lock()
+
+    def record(step: Step, timing: StepTiming) -> None:
+        with lock:
+            finished[step.name] = timing
+            rows = [
+                finished.get(s.name) or kept_timing(previous[s.name])
+                for s in steps
+                if s.name in finished or s.name in previous
+            ]
+            write_timings(out / "timings.csv", rows)
+        if on_end:
+            on_end(index[step.name], step, timing)
+
+    def execute(step: Step, state: str, args: list[str], shown: str) -> StepTiming:
+        timing = _run_step(step, state, args, out, runner, shown, previous.get(step.name, {}))
+        record(step, timing)
+        return timing
+
+    pending, running, started = list(steps), {}, time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            failed = any(t.status == "failed" for t in finished.values())
+            for step in [] if failed else list(pending):
+                if len(running) >= jobs:
+                    break
+                if not all(name in finished for name in step.after):
+                    continue
+                pending.remove(step)
+                state = step_state(step)
+                args = command_line(step, state)
+                shown = "specreg " + " ".join(_display(a, out) for a in args)
+                if on_start:
+                    on_start(index[step.name], step, state)
+                if state == DONE:
+                    old = kept_timing(previous.get(step.name, {}), status="skipped")
+                    record(step, StepTiming(step.name, old.status, old.wall_s, old.cpu_s, shown))
+                    continue
+                running[pool.submit(execute, step, state, args, shown)] = step
+            if not running:
+                break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                running.pop(future)
+                future.result()  # a bug in a worker surfaces here with its traceback
+    _raise_on_failure(steps, finished, out)
+    timings = [finished[s.name] for s in steps]
+    write_timings(out / "timings.csv", [*timings, _total(timings, time.perf_counter() - started, jobs)])
+    return timings
+
+
+def _raise_on_failure(steps: list[Step], finished: dict[str, StepTiming], out: Path) -> None:
+    """:class:`StepFailed` for the first failed step in plan order, with the cause from its log."""
+    failures = [s for s in steps if s.name in finished and finished[s.name].status == "failed"]
+    if failures:
+        log = log_path(out, failures[0])
+        raise StepFailed(
+            f"step '{failures[0].name}' failed: {failure_cause(log)}; its output is in {log}",
+            hint="fix the cause and run the same command again: finished steps are skipped",
+        )
+
+
+def _total(timings: list[StepTiming], elapsed: float, jobs: int) -> StepTiming:
+    """The last row of timings.csv: this invocation's wall clock and the CPU seconds of the steps it ran."""
+    cpu = [t.cpu_s for t in timings if t.status != "skipped" and t.cpu_s is not None]
+    ran = sum(t.status != "skipped" for t in timings)
+    return StepTiming(
+        TOTAL,
+        f"{ran} of {len(timings)} steps ran; {jobs} at a time",
+        round(elapsed, 2),
+        round(sum(cpu), 2),
+        "wall: this invocation from start to end; CPU: sum over the steps it ran",
+    )
+
+
+def _run_step(
+    step: Step, state: str, args: list[str], out: Path, runner: Runner, shown: str, previous: dict
+) -> StepTiming:
+    wall = time.perf_counter()
+    code, cpu_s = runner(args, log_path(out, step))
+    wall_s = time.perf_counter() - wall
+    status = {TODO: "ran", ALWAYS: "ran", RESUME: "resumed", RESTART: "restarted"}[state]
+    if code != 0:
+        status = "failed"
+    elif step.kind == "evaluate":
+        write_text_atomic(argv_stamp(step), json.dumps(list(step.argv)) + "\n")
+    elif state == RESUME:  # the epochs done before the interruption count too
+        wall_s += seconds(previous.get("wall_s")) or 0.0
+        cpu_s = None if cpu_s is None else cpu_s + (seconds(previous.get("cpu_s")) or 0.0)
+    return StepTiming(step.name, status, round(wall_s, 2), None if cpu_s is None else round(cpu_s, 2), shown)
+
+
+def _display(arg: str, out: Path) -> str:
+    """Arguments as a user would type them: paths inside OUT relative to OUT's parent (no machine paths)."""
+    path = Path(arg)
+    if path.is_absolute():
+        with contextlib.suppress(ValueError):
+            return str(path.relative_to(out.parent))
+    return arg
