@@ -5,9 +5,16 @@ convolution, ``F(x) * F(w)``). :class:`SpectralMaskConv2d` outputs ``irfft2(bina
 where M is a learnable real mask of shape (C, H, W//2+1) (per output channel, the default) or
 (1, H, W//2+1) (one per layer).
 
-- Forward: ``binarize(M) = 1 if M >= 0.5 else 0`` (or ``Bernoulli(M)`` in training with ``stochastic``;
-  evaluation is always deterministic). Backward: straight-through, the gradient w.r.t. the binary mask
-  is passed to M unchanged.
+- Forward: ``binarize(M) = 1 if M >= threshold else 0`` (or ``Bernoulli(M)`` in training with
+  ``stochastic``; evaluation is always deterministic). Backward: straight-through, the gradient w.r.t.
+  the binary mask is passed to M unchanged (the paper's dM = dS * S).
+- Readings the paper leaves open, each an option with a stated default:
+  - ``threshold`` (default 0.5): the paper does not say how M is binarised. With N(0.8, 0.2) and 0.5,
+    about 6.7% of the frequencies are dropped at step 0, although the paper says "we don't drop any
+    frequency at beginning".
+  - ``conv_grad`` (default "binary"): the gradient that flows back to the conv output. "binary" is the
+    exact gradient of the forward (dS <- dS * binarize(M)); "real" is Algorithm 1 as written,
+    dS <- dS * M with the real-valued mask (the forward value is the same).
 - After every optimizer step, :func:`clamp_spectral_masks_` clips M to [0, 1] (the init is clipped too,
   so the invariant holds from the start; that changes no binary value).
 - Init: M ~ N(0.8, 0.2) from scratch (:data:`SCRATCH_INIT`), N(0.6, 0.1) when fine-tuning
@@ -51,6 +58,7 @@ from specreg_cli.spectral_dft import BACKENDS, resolve_backend, spectral_filter
 SCRATCH_INIT = (0.8, 0.2)  # (mean, spread) of the mask init when training from scratch
 FINETUNE_INIT = (0.6, 0.1)  # (mean, spread) when fine-tuning a trained model
 SPREAD_KINDS = ("std", "variance")
+CONV_GRADS = ("binary", "real")
 
 
 @dataclass(frozen=True)
@@ -68,12 +76,18 @@ class MaskConfig:
     spread_kind: str = "std"  # "std" | "variance": how init_spread is read (see the module docstring)
     random_drop: float = 0.0  # training only: fraction in [0, 1) of kept frequencies zeroed per forward
     backend: str = "auto"  # "auto" | "fft" | "circulant" | "dft"; auto: circulant for <= 8x8 maps, else fft
+    threshold: float = 0.5  # deterministic binarisation: keep a frequency when M >= threshold (paper: silent)
+    conv_grad: str = "binary"  # gradient to the conv output: "binary" (exact) | "real" (Algorithm 1's dS * M)
 
     def __post_init__(self) -> None:
         if self.spread_kind not in SPREAD_KINDS:
             raise ValueError(f"spread_kind must be one of {SPREAD_KINDS}, got {self.spread_kind!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.conv_grad not in CONV_GRADS:
+            raise ValueError(f"conv_grad must be one of {CONV_GRADS}, got {self.conv_grad!r}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
         if not 0.0 <= self.random_drop < 1.0:
             raise ValueError(f"random_drop must be in [0, 1), got {self.random_drop}")
         if not (math.isfinite(self.init_mean) and math.isfinite(self.init_spread)):
@@ -178,8 +192,8 @@ class SpectralMaskConv2d(nn.Conv2d):
         self._noise_gen = None
 
     def binary_mask(self) -> torch.Tensor:
-        """Deterministic 0/1 mask (``M >= 0.5``), detached, same shape and dtype as ``spectral_mask``."""
-        return (self.spectral_mask.detach() >= 0.5).to(self.spectral_mask.dtype)
+        """Deterministic 0/1 mask (``M >= threshold``), detached, shaped and typed like ``spectral_mask``."""
+        return (self.spectral_mask.detach() >= self.config.threshold).to(self.spectral_mask.dtype)
 
     def reseed_noise(self, seed: int) -> None:
         """Restart this layer's training-noise stream (stochastic binarisation, random drop) from ``seed``."""
@@ -199,7 +213,7 @@ class SpectralMaskConv2d(nn.Conv2d):
         if self.training and self.config.stochastic:
             b = torch.bernoulli(m.detach().clamp(0.0, 1.0), generator=self._noise())
         else:
-            b = (m.detach() >= 0.5).to(m.dtype)
+            b = (m.detach() >= self.config.threshold).to(m.dtype)
         mask = b + (m - m.detach())  # value exactly b; d mask / d m = identity (straight-through)
         if self.training and self.config.random_drop > 0:
             keep = torch.rand(m.shape, generator=self._noise(), device=m.device, dtype=m.dtype)
@@ -213,7 +227,14 @@ class SpectralMaskConv2d(nn.Conv2d):
                 f"spectral mask was built for {self.output_hw} conv outputs, got {tuple(y.shape[-2:])}",
                 hint="masked models only accept the input size they were built for (e.g. 32x32 CIFAR images)",
             )
-        return spectral_filter(y, self._forward_mask(), backend=self.config.backend)  # (B, C, H, W)
+        backend = self.config.backend
+        if self.config.conv_grad == "binary":
+            return spectral_filter(y, self._forward_mask(), backend=backend)  # (B, C, H, W)
+        # "real": the value of the binary filter; the mask's gradient from it (y detached), the conv
+        # output's gradient through the real-valued M (a term whose value is exactly 0)
+        binary = spectral_filter(y.detach(), self._forward_mask(), backend=backend)
+        real = spectral_filter(y, self.spectral_mask.detach(), backend=backend)
+        return binary + (real - real.detach())
 
     def extra_repr(self) -> str:
         mask = "x".join(str(s) for s in self.spectral_mask.shape)

@@ -152,3 +152,38 @@ def test_non_finite_numbers_are_refused(tmp_path, option, value):
     result = run("--out", str(tmp_path / "run"), option, value)
     assert result.exit_code != 0 and "finite" in str(result.exception.message)
     assert not (tmp_path / "run").exists()
+
+
+def test_mask_option_defaults_are_mask_config_defaults():
+    from specreg_cli.spectral import CONV_GRADS, SPREAD_KINDS, MaskConfig
+
+    params, defaults = train_params(), MaskConfig()
+    assert params["mask_threshold"].default == defaults.threshold
+    assert params["mask_conv_grad"].default.value == defaults.conv_grad
+    assert params["mask_init_spread_kind"].default.value == defaults.spread_kind
+    assert params["mask_backend"].default.value == defaults.backend
+    assert params["mask_random_drop"].default == defaults.random_drop
+    assert params["mask_per_layer"].default == (not defaults.per_channel)
+    assert tuple(c.value for c in train_command.ConvGrad) == CONV_GRADS
+    assert tuple(k.value for k in train_command.SpreadKind) == SPREAD_KINDS
+
+
+def test_mask_readings_reach_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    result = run(
+        "--method",
+        "masked",
+        "--epochs",
+        "1",
+        "--mask-threshold",
+        "0.7",
+        "--mask-conv-grad",
+        "real",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    spectral = load_checkpoint(out).meta["model"]["spectral"]
+    assert spectral["threshold"] == 0.7 and spectral["conv_grad"] == "real"
+    bad = run("--method", "masked", "--mask-threshold", "2", "--out", str(tmp_path / "bad"))
+    assert bad.exit_code != 0 and "threshold" in str(bad.exception.message)

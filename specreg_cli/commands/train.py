@@ -30,7 +30,13 @@ GAUSS, ADV, MASK, SPEED = "gauss method", "adversarial method", "masked method",
 DEFAULTS = TrainConfig()
 # command parameters that are not TrainConfig fields of the same name
 MASK_PARAMS = ("mask_per_layer", "mask_stochastic", "mask_stem", "mask_init_mean", "mask_init_spread")
-MASK_PARAMS += ("mask_init_spread_kind", "mask_random_drop", "mask_backend")  # -> TrainConfig.mask
+MASK_PARAMS += (
+    "mask_init_spread_kind",
+    "mask_random_drop",
+    "mask_backend",
+    "mask_threshold",
+    "mask_conv_grad",
+)
 NOT_CONFIG = ("out", "resume", "force", "threads")
 
 Method = Enum("Method", {name: name for name in METHODS}, type=str)
@@ -40,6 +46,11 @@ Schedule = Enum("Schedule", {name: name for name in SCHEDULES}, type=str)
 class SpreadKind(str, Enum):  # specreg_cli.spectral.SPREAD_KINDS; a test keeps the two in step
     std = "std"
     variance = "variance"
+
+
+class ConvGrad(str, Enum):  # specreg_cli.spectral.CONV_GRADS; a test keeps the two in step
+    binary = "binary"
+    real = "real"
 
 
 class MaskBackend(str, Enum):  # specreg_cli.spectral_dft.BACKENDS; a test keeps the two in step
@@ -157,6 +168,22 @@ def command(
             rich_help_panel=MASK,
         ),
     ] = 0.0,
+    mask_threshold: Annotated[
+        float,
+        typer.Option(
+            help="Keep a frequency when M >= this (the paper does not say how it binarises; at 0.5 the "
+            "N(0.8, 0.2) init drops 6.7% of the frequencies at step 0).",
+            rich_help_panel=MASK,
+        ),
+    ] = 0.5,
+    mask_conv_grad: Annotated[
+        ConvGrad,
+        typer.Option(
+            help="Gradient to the conv output: binary = the exact gradient of the binarised forward; real = "
+            "Algorithm 1 as written (dS * M with the real-valued mask). Same forward value.",
+            rich_help_panel=MASK,
+        ),
+    ] = ConvGrad.binary,
     mask_lr_mult: Annotated[
         float, typer.Option(help="Mask lr = --lr x this.", rich_help_panel=MASK)
     ] = DEFAULTS.mask_lr_mult,
@@ -205,6 +232,8 @@ def command(
         "spread_kind": mask_init_spread_kind.value,
         "random_drop": mask_random_drop,
         "backend": mask_backend.value,
+        "threshold": mask_threshold,
+        "conv_grad": mask_conv_grad.value,
     }
     if mask_init_mean is not None:
         mask["init_mean"] = mask_init_mean
