@@ -78,11 +78,12 @@ def parse_pixel_values(texts: Iterable[str], option: str = "value") -> list[floa
     ]
 
 
-def parse_severities(text: str, valid: Sequence[int] = (1, 2, 3, 4, 5)) -> list[int]:
-    """Parse ``"1-5"``, ``"3"``, ``"1,3,5"`` or ``"1-2,5"`` into a sorted list of unique severities.
+def parse_int_list(text: str, option: str = "value", example: str = "1-5 or 1,3,5") -> list[int]:
+    """Parse ``"1-5"``, ``"3"``, ``"1,3,5"`` or ``"1-2,5"`` (non-negative integers) into a sorted list of
+    unique values; a :class:`SpecregError` naming ``option`` otherwise.
 
-    >>> parse_severities("1-3,5")
-    [1, 2, 3, 5]
+    >>> parse_int_list("0-2,7", "--seeds")
+    [0, 1, 2, 7]
     """
     chosen: set[int] = set()
     for part in str(text).split(","):
@@ -92,20 +93,33 @@ def parse_severities(text: str, valid: Sequence[int] = (1, 2, 3, 4, 5)) -> list[
         try:
             if "-" in part:
                 lo, hi = (int(p) for p in part.split("-", 1))
+                if hi < lo:
+                    raise ValueError
                 chosen.update(range(lo, hi + 1))
             else:
                 chosen.add(int(part))
         except ValueError:
-            raise SpecregError(
-                f"severities must look like 1-5 or 1,3,5, got {text!r}", hint="valid severities: 1..5"
-            ) from None
-    bad = sorted(s for s in chosen if s not in valid)
-    if bad or not chosen:
-        raise SpecregError(
-            f"severity {bad[0] if bad else text!r} is not valid",
-            hint=f"valid severities: {', '.join(map(str, valid))} (ranges like 1-5 work)",
-        )
+            raise SpecregError(f"{option} must look like {example}, got {text!r}") from None
+    if not chosen:
+        raise SpecregError(f"{option} is empty", hint=f"e.g. {option} {example.split(' or ')[0]}")
     return sorted(chosen)
+
+
+def parse_severities(text: str, valid: Sequence[int] = (1, 2, 3, 4, 5)) -> list[int]:
+    """Parse ``"1-5"``, ``"3"``, ``"1,3,5"`` or ``"1-2,5"`` into a sorted list of unique severities.
+
+    >>> parse_severities("1-3,5")
+    [1, 2, 3, 5]
+    """
+    hint = f"valid severities: {', '.join(map(str, valid))} (ranges like 1-5 work)"
+    try:
+        chosen = parse_int_list(text, "severities")
+    except SpecregError as error:
+        raise SpecregError(error.message, hint=hint) from None
+    bad = [s for s in chosen if s not in valid]
+    if bad:
+        raise SpecregError(f"severity {bad[0]} is not valid", hint=hint)
+    return chosen
 
 
 def parse_names(text: str | Sequence[str], valid: Sequence[str], what: str = "name") -> list[str]:

@@ -13,6 +13,7 @@ from specreg_cli.errors import SpecregError
 from specreg_cli.methods import METHODS
 
 SCHEDULES = ("step", "cosine")
+GROUP_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 MAX_SEED = 2**31 - 1  # seeds feed numpy and torch generators; both take at least 31 bits
 
 
@@ -31,6 +32,9 @@ class TrainConfig:
     # recipe: step = lr x0.1 at 50% and again at 75% of training; cosine = per-step cosine to 0
     schedule: str = "step"
     seed: int = 0  # init, data order, augmentation, perturbations
+    # the arm this run belongs to: runs of one group are seeds of one recipe, one row of the report
+    # (None: the method's name). E.g. "masked-x1" and "masked-x100" are two groups of the masked method
+    group: str | None = None
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = False  # mixed precision (bfloat16 on CPU, float16 + GradScaler on CUDA); FFTs stay float32
     channels_last: bool = False  # NHWC memory format (faster convs on GPUs)
@@ -73,6 +77,7 @@ class TrainConfig:
         checks = [
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
             (0 <= self.seed <= MAX_SEED, f"--seed must be in [0, {MAX_SEED}]"),
+            (self.group is None or _is_name(self.group), "--group must be letters, digits, '-' or '_'"),
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
             (self.epochs >= 1, "--epochs must be at least 1"),
             (self.batch_size >= 2, "--batch-size must be at least 2 (BatchNorm needs two images)"),
@@ -92,3 +97,7 @@ class TrainConfig:
             if not ok:
                 raise SpecregError(message)
         return self
+
+
+def _is_name(text: str) -> bool:
+    return bool(text) and set(text) <= GROUP_CHARACTERS

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -356,3 +357,44 @@ def test_plan_has_a_train_step_per_registered_method(tmp_path):
     assert [s.name for s in steps if s.kind == "train"] == [f"train {m}" for m in METHODS]
     with pytest.raises(SpecregError, match="unknown attack"):
         lib.plan(lib.Preset("x", "{data}", "synthetic", {}, attacks=(lib.AttackPlan("cw"),)), tmp_path)
+
+
+def test_seeds_are_an_axis(tmp_path):
+    steps = {s.name: s for s in lib.plan(lib.PRESETS["tiny"], tmp_path, seeds=[0, 3], device="cpu")}
+    trains = [n for n in steps if n.startswith("train ")]
+    assert trains == [
+        f"train {m}-s{s}" for s in (0, 3) for m in ("natural", "gauss", "adversarial", "masked")
+    ]
+    train = steps["train masked-s3"]
+    assert train.output == tmp_path / "runs" / "masked-s3" and dict(train.expected)["seed"] == "3"
+    evaluate = list(steps["eval-corruptions masked-s3"].argv)
+    assert evaluate[evaluate.index("--seed") + 1] == "3"  # the same corruption bytes for every arm of seed 3
+    assert steps["eval-corruptions masked-s3"].after == ("train masked-s3",)
+    assert len(steps["report md"].after) == 2 * 4 * 2  # every evaluation of both seeds
+
+
+def test_arms_fine_tune_the_run_of_their_own_seed(tmp_path):
+    preset = dataclasses.replace(
+        lib.PRESETS["tiny"],
+        arms=(
+            lib.Arm("natural", "natural"),
+            lib.Arm("masked-x10", "masked", {"mask_lr_mult": 10}),
+            lib.Arm("masked-ft", "masked", init_from="natural"),
+        ),
+    )
+    steps = {s.name: s for s in lib.plan(preset, tmp_path, seeds=[1])}
+    fine = steps["train masked-ft-s1"]
+    argv = list(fine.argv)
+    assert argv[argv.index("--init-from") + 1] == str(tmp_path / "runs" / "natural-s1")
+    assert argv[argv.index("--group") + 1] == "masked-ft" and fine.after == ("train natural-s1",)
+    assert "--group" not in steps["train natural-s1"].argv
+    bad = dataclasses.replace(preset, arms=(lib.Arm("ft", "masked", init_from="natural"),))
+    with pytest.raises(SpecregError, match="not an earlier arm"):
+        lib.plan(bad, tmp_path)
+
+
+def test_seed_and_seeds_exclude_each_other(tmp_path):
+    result = CliRunner().invoke(app, ["reproduce", "--preset", "tiny", "--seed", "2", "--seeds", "0-1"])
+    assert result.exit_code != 0 and "exclude each other" in str(result.exception)
+    bad = CliRunner().invoke(app, ["reproduce", "--preset", "tiny", "--seeds", "3-1", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "--seeds must look like" in str(bad.exception)

@@ -56,6 +56,16 @@ def command(
     ] = None,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--seeds",
+            help="Seeds as an axis, e.g. 0-4 or 0,2,5: every arm is trained once per seed (runs named "
+            "natural-s0, ...), each seed's evaluations use that seed, and the report gives mean, std, 95% "
+            "intervals and paired differences. Excludes --seed.",
+            show_default=False,
+        ),
+    ] = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -80,6 +90,8 @@ def command(
     Example: specreg reproduce --preset demo --out reports/demo
 
     Example: specreg reproduce --preset demo --dataset synthetic:train=600,test=200 --jobs 2 --threads 1
+
+    Example: specreg reproduce --preset study --seeds 0-4 --out reports/study
     """
     import time
 
@@ -87,14 +99,20 @@ def command(
 
     from specreg_cli import reproduce as lib
     from specreg_cli.console import console, make_progress
+    from specreg_cli.errors import SpecregError
+    from specreg_cli.parsing import parse_int_list
 
     started = time.perf_counter()
+    if seeds is not None and seed != 0:
+        raise SpecregError("--seed and --seeds exclude each other", hint="e.g. --seeds 0-4, or --seed 3")
+    seed_list = parse_int_list(seeds, "--seeds", "0-4 or 0,2,5") if seeds is not None else None
     chosen = lib.get_preset(preset)
     out = out.expanduser().resolve()
     steps = lib.plan(
         chosen,
         out,
         seed=seed,
+        seeds=seed_list,
         device=device,
         dataset=dataset,
         data_dir=data_dir,

@@ -95,6 +95,14 @@ def command(
         ),
     ] = DEFAULTS.schedule,
     seed: SeedOption = DEFAULTS.seed,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            help="The arm this run belongs to: the report makes one row per group, the runs in it being its "
+            "seeds (default: the method's name).",
+            show_default=False,
+        ),
+    ] = DEFAULTS.group,
     device: DeviceOption = DEFAULTS.device,
     threads: ThreadsOption = None,
     init_from: Annotated[
@@ -255,6 +263,7 @@ def command(
         weight_decay=weight_decay,
         schedule=schedule.value,
         seed=seed,
+        group=group,
         device=device,
         amp=amp,
         channels_last=channels_last,

@@ -27,6 +27,7 @@ from specreg_cli.reproduce.plan import Step, plan
 from specreg_cli.reproduce.presets import (
     PRESETS,
     PUBLIC_PRESETS,
+    Arm,
     AttackPlan,
     Preset,
     dataset_text,
@@ -58,6 +59,7 @@ from specreg_cli.reproduce.state import (
 from specreg_cli.reproduce.timings import TIMINGS_COLUMNS, TOTAL, StepTiming, read_timings, write_timings
 
 __all__ = [
+    "Arm",
     "ALWAYS",
     "DONE",
     "PRESETS",

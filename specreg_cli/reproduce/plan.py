@@ -2,13 +2,15 @@
 
 ::
 
-    train <method>                 (one per method) -> OUT/runs/<method>/ (config.json says "finished")
-    eval-corruptions <method>                       -> OUT/results/corruptions-<method>.json     after train
-    attack <name>-<steps> <method>                  -> OUT/results/attack-<name>-<steps>-<method>.json
-    report md | csv                  -> OUT/table.md (+ OUT/plots/), OUT/table.csv (+ table.*.csv)  after all
+    train <run>               (per seed and arm) -> OUT/runs/<run>/ (config.json says "finished")
+    eval-corruptions <run>                       -> OUT/results/corruptions-<run>.json         after train
+    attack <name>-<steps> <run>                  -> OUT/results/attack-<name>-<steps>-<run>.json
+    report md | csv               -> OUT/table.md (+ OUT/plots/), OUT/table.csv (+ table.*.csv)  after all
 
-The methods, and their order, are the method registry's (:mod:`specreg_cli.methods`): a new method is a
-new train step and new evaluations without a change here.
+A run is an arm (:class:`~specreg_cli.reproduce.presets.Arm`) at a seed: ``natural`` for one seed,
+``natural-s3`` with ``--seeds``. By default a preset's arms are the method registry's methods, in its
+order: a new method is a new train step and new evaluations without a change here. A fine-tune arm's
+training waits for the run it starts from.
 
 Example::
 
@@ -18,12 +20,14 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from specreg_cli.attacks import get_attack
-from specreg_cli.methods import METHOD_NAMES
-from specreg_cli.reproduce.presets import AttackPlan, Preset
+from specreg_cli.errors import SpecregError
+from specreg_cli.methods import get_method
+from specreg_cli.reproduce.presets import Arm, AttackPlan, Preset
 
 
 @dataclass(frozen=True)
@@ -55,51 +59,83 @@ def plan(
     out_dir: str | Path,
     *,
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
     device: str = "auto",
     dataset: str | None = None,
     data_dir: str | Path | None = None,
     download: bool = False,
     cifar10c_dir: str | Path | None = None,
 ) -> list[Step]:
-    """The steps of ``preset`` writing into ``out_dir``: one training per method, then per run its
-    corruption evaluation and attacks, then the reports. Steps are listed in the order they are started
-    when run one at a time. Raises :class:`SpecregError` for an attack the registry does not know."""
+    """The steps of ``preset`` writing into ``out_dir``: per seed, one training per arm, then per run its
+    corruption evaluation and attacks; then the reports over every run. Steps are listed in the order they
+    are started when run one at a time.
+
+    ``seeds`` (``--seeds 0-4``) makes seeds an axis: runs are named ``<arm>-s<seed>``, each resumable on
+    its own, and a seed's evaluations draw their corruptions and attack noise from that same seed (so
+    the arms of one seed are compared on the same bytes). Without it, ``seed`` trains one run per arm,
+    named after the arm. Raises :class:`SpecregError` for an attack or arm the registries don't know.
+    """
     out = Path(out_dir).expanduser().resolve()
     data = option("data_dir", Path(data_dir).expanduser().resolve()) if data_dir is not None else []
-    common = [*option("seed", seed), *option("device", device), *data]
     for sweep in preset.attacks:
         get_attack(sweep.attack)
-    steps = [
-        _train_step(preset, method, out / "runs" / method, dataset or preset.dataset, common, download)
-        for method in METHOD_NAMES
-    ]
+    arms = _checked_arms(preset)
     corruptions_dir = Path(cifar10c_dir).expanduser().resolve() if cifar10c_dir else None
-    for method in METHOD_NAMES:
-        steps.append(_corruption_step(preset, method, out, common, corruptions_dir))
-        steps += [_attack_step(sweep, method, out, common) for sweep in preset.attacks]
-    evaluations = tuple(s.name for s in steps if s.kind == "evaluate")
-    return [*steps, *_report_steps(out, evaluations)]
+    trains, evaluations = [], []
+    for each in seeds if seeds is not None else [seed]:
+        common = [*option("seed", each), *option("device", device), *data]
+        names = {arm.name: arm.name if seeds is None else f"{arm.name}-s{each}" for arm in arms}
+        for arm in arms:
+            run = out / "runs" / names[arm.name]
+            source = out / "runs" / names[arm.init_from] if arm.init_from else None
+            trains.append(_train_step(preset, arm, run, dataset or preset.dataset, common, download, source))
+            evaluations.append(_corruption_step(preset, run, out, common, corruptions_dir))
+            evaluations += [_attack_step(sweep, run, out, common) for sweep in preset.attacks]
+    steps = [*trains, *evaluations]
+    return [*steps, *_report_steps(out, tuple(s.name for s in evaluations))]
+
+
+def _checked_arms(preset: Preset) -> tuple[Arm, ...]:
+    arms = preset.arm_list()
+    seen: set[str] = set()
+    for arm in arms:
+        get_method(arm.method)
+        if arm.init_from is not None and arm.init_from not in seen:
+            raise SpecregError(f"arm {arm.name!r} fine-tunes {arm.init_from!r}, which is not an earlier arm")
+        seen.add(arm.name)
+    return arms
 
 
 def _train_step(
-    preset: Preset, method: str, run: Path, dataset: str, common: list[str], download: bool
+    preset: Preset,
+    arm: Arm,
+    run: Path,
+    dataset: str,
+    common: list[str],
+    download: bool,
+    source: Path | None,
 ) -> Step:
-    options = {"method": method, "dataset": dataset, **preset.train, **preset.method_train.get(method, {})}
+    options = {"method": arm.method, "dataset": dataset, **preset.train, **arm.train}
+    if arm.name != arm.method:  # the report's row: the arm, not just the method
+        options["group"] = arm.name
     argv = [
         "train",
         *[a for k, v in options.items() for a in option(k, v)],
         *common,
         *(["--download"] if download else []),
+        *(option("init_from", source) if source else []),
         *option("out", run),
     ]
     seed = common[common.index("--seed") + 1]
-    return Step(f"train {method}", "train", tuple(argv), run, expected=(*options.items(), ("seed", seed)))
+    after = (f"train {source.name}",) if source else ()
+    expected = (*options.items(), ("seed", seed), *((("init_from", str(source)),) if source else ()))
+    return Step(f"train {run.name}", "train", tuple(argv), run, after, expected=expected)
 
 
 def _corruption_step(
-    preset: Preset, method: str, out: Path, common: list[str], cifar10c_dir: Path | None
+    preset: Preset, run: Path, out: Path, common: list[str], cifar10c_dir: Path | None
 ) -> Step:
-    run, target = out / "runs" / method, out / "results" / f"corruptions-{method}.json"
+    target = out / "results" / f"corruptions-{run.name}.json"
     argv = [
         "eval-corruptions",
         str(run),
@@ -111,14 +147,13 @@ def _corruption_step(
         *(option("cifar10c_dir", cifar10c_dir) if cifar10c_dir else []),
         *option("out", target),
     ]
-    return Step(f"eval-corruptions {method}", "evaluate", tuple(argv), target, (f"train {method}",), (run,))
-
-
-def _attack_step(sweep: AttackPlan, method: str, out: Path, common: list[str]) -> Step:
-    run, target = (
-        out / "runs" / method,
-        out / "results" / f"attack-{sweep.attack}-{sweep.steps}-{method}.json",
+    return Step(
+        f"eval-corruptions {run.name}", "evaluate", tuple(argv), target, (f"train {run.name}",), (run,)
     )
+
+
+def _attack_step(sweep: AttackPlan, run: Path, out: Path, common: list[str]) -> Step:
+    target = out / "results" / f"attack-{sweep.attack}-{sweep.steps}-{run.name}.json"
     argv = [
         "attack",
         str(run),
@@ -130,7 +165,7 @@ def _attack_step(sweep: AttackPlan, method: str, out: Path, common: list[str]) -
         *(option("n_examples", sweep.n_examples) if sweep.n_examples else []),
         *option("out", target),
     ]
-    return Step(f"{sweep.name} {method}", "evaluate", tuple(argv), target, (f"train {method}",), (run,))
+    return Step(f"{sweep.name} {run.name}", "evaluate", tuple(argv), target, (f"train {run.name}",), (run,))
 
 
 def _report_steps(out: Path, evaluations: tuple[str, ...]) -> list[Step]:

@@ -32,6 +32,18 @@ class AttackPlan:
 
 
 @dataclass(frozen=True)
+class Arm:
+    """One recipe of a preset, trained once per seed: a method, its own options and, for a fine-tune arm,
+    the arm whose run of the same seed it starts from. Its ``name`` is its runs' name stem and group
+    (``masked-x1`` -> runs ``masked-x1-s0``, ``masked-x1-s1``, ...; one row of the report)."""
+
+    name: str
+    method: str  # a method registry name (specreg_cli.methods)
+    train: dict = field(default_factory=dict)  # train options of this arm, over the preset's
+    init_from: str | None = None  # an earlier arm's name: fine-tune that arm's run of the same seed
+
+
+@dataclass(frozen=True)
 class Preset:
     """What `specreg reproduce` trains and evaluates. Train options are ``specreg train`` options
     (TrainConfig field names, CLI-ready values); ``method_train`` adds options for one method."""
@@ -47,6 +59,15 @@ class Preset:
     eval_batch_size: int = 1000  # images per forward pass of the corruption evaluation
     attacks: tuple[AttackPlan, ...] = (AttackPlan(),)
     hidden: bool = False  # not listed in --help (test presets)
+    arms: tuple[Arm, ...] = ()  # what to train; () = one arm per registered method, named after it
+
+    def arm_list(self) -> tuple[Arm, ...]:
+        """The preset's arms; by default one per method of the registry, with its ``method_train``."""
+        if self.arms:
+            return self.arms
+        from specreg_cli.methods import METHOD_NAMES
+
+        return tuple(Arm(m, m, self.method_train.get(m, {})) for m in METHOD_NAMES)
 
     def describe(self, dataset: str | None = None) -> str:
         """The description with the dataset that is used: ``dataset`` (a --dataset spec) or the preset's."""
