@@ -181,6 +181,7 @@ def test_csv_files_are_pandas_ready(four_methods, tmp_path):
         "table.table3",
         "table.training",
         "table.runs",
+        "table.seeds",
         "table.provenance",
     )
     assert sorted(p.name for p in out.parent.iterdir()) == sorted(f"{name}.csv" for name in names)
@@ -460,7 +461,7 @@ def test_same_inputs_same_bytes(four_methods, tmp_path):
         files = sorted(p for p in folder.rglob("*") if p.is_file())
         outputs.append({p.relative_to(folder).as_posix(): p.read_bytes() for p in files})
     assert outputs[0] == outputs[1]
-    assert len(outputs[0]) == 10  # table.md, 6 CSV tables, 3 PNGs
+    assert len(outputs[0]) == 11  # table.md, 7 CSV tables, 3 PNGs
     assert str(tmp_path) not in outputs[0]["table.md"].decode()  # no machine paths in the report
 
 
@@ -552,3 +553,34 @@ def test_library_modules_import_neither_the_cli_nor_the_commands():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not [n for n in names if n.startswith(("specreg_cli.cli", "specreg_cli.commands"))], path
+
+
+def test_seeds_give_intervals_and_paired_differences(tmp_path):
+    """Three seeds per arm; masked-x1 is consistently 5 points better than natural on fog (significant),
+    masked-x100 is better on some seeds and worse on others (not significant). Hand-computed values."""
+    fog = {"natural": [0.60, 0.62, 0.58], "masked-x1": [0.65, 0.67, 0.63], "masked-x100": [0.70, 0.55, 0.60]}
+    for group, values in fog.items():
+        method = "natural" if group == "natural" else "masked"
+        for seed, value in enumerate(values):
+            name = f"{group}-s{seed}"
+            changes = {} if group == "natural" else {"group": group}
+            make_run(tmp_path / "runs" / name, name, method, seed=seed, **changes)
+            write(tmp_path / "results" / f"{name}.json", corruption_records(name, method, 0.9, [value] * 5))
+    report = rep.build_report(rep.load_inputs([tmp_path / "results", tmp_path / "runs"]))
+    labels = list(dict.fromkeys(report.table2["label"]))
+    assert labels == ["natural", "masked (spectral): masked-x1", "masked (spectral): masked-x100"]
+    seeds = report.seeds.set_index(["kind", "group", "column"])
+    diff = seeds.loc[("difference", "masked-x1", "fog")]
+    assert diff["mean"] == pytest.approx(0.05) and diff["n"] == 3 and bool(diff["significant"])
+    noisy = seeds.loc[("difference", "masked-x100", "fog")]
+    assert noisy["mean"] == pytest.approx(0.05 / 3) and not bool(noisy["significant"])
+    acc = seeds.loc[("accuracy", "natural", "fog")]
+    half = 4.302652729749464 * 0.02 / 3**0.5  # t(0.975, 2) * std / sqrt(n)
+    assert (acc["ci_low"], acc["ci_high"]) == (pytest.approx(0.60 - half), pytest.approx(0.60 + half))
+    relative = seeds.loc[("relative_robustness", "natural", "fog")]
+    assert relative["mean"] == pytest.approx(0.60 / 0.9)
+    rce = seeds.loc[("relative_ce", "masked-x1", "fog")]  # (0.9 - 0.65) / (0.9 - 0.60) on seed 0, ...
+    expected = sum((0.9 - m) / (0.9 - n) for m, n in zip(fog["masked-x1"], fog["natural"], strict=True)) / 3
+    assert rce["mean"] == pytest.approx(expected)
+    markdown = rep.to_markdown(report)
+    assert "paired difference against natural" in markdown and "+5.00 [" in markdown and "]*" in markdown

@@ -66,6 +66,14 @@ def command(
             show_default=False,
         ),
     ] = None,
+    baseline: Annotated[
+        str,
+        typer.Option(
+            "--baseline",
+            help="The group (arm) that paired differences and relative corruption error are taken "
+            "against, seed by seed.",
+        ),
+    ] = "natural",
     allow_mixed: Annotated[
         bool,
         typer.Option(
@@ -89,7 +97,9 @@ def command(
 
     chosen = format or (Format.csv if out is not None and out.suffix.lower() == ".csv" else Format.md)
     inputs = load_inputs(results)
-    report = build_report(inputs, severity=parse_severity(severity), allow_mixed=allow_mixed)
+    report = build_report(
+        inputs, severity=parse_severity(severity), allow_mixed=allow_mixed, baseline=baseline
+    )
     out = out.expanduser().resolve() if out is not None else None
     written: list[Path] = []
     if plots is not None:

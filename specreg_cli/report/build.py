@@ -15,6 +15,7 @@ import pandas as pd
 
 from specreg_cli.errors import SpecregError
 from specreg_cli.report import checks, tables
+from specreg_cli.report import seeds as seed_stats
 from specreg_cli.report.checks import Issue
 from specreg_cli.report.columns import Column
 from specreg_cli.report.inputs import ReportInputs
@@ -32,6 +33,8 @@ class Report:
     per_severity: pd.DataFrame  # one row per (row group, corruption, severity | "mean")
     table3: pd.DataFrame  # one row per (masked run, layer)
     training: pd.DataFrame  # one row per run directory
+    seeds: pd.DataFrame = field(default_factory=pd.DataFrame)  # intervals, paired differences (seeds.py)
+    baseline: str = seed_stats.BASELINE  # the group differences are taken against
     issues: list[Issue] = field(default_factory=list)  # flagged (allow_mixed) problems
     provenance: list[tuple[str, str]] = field(default_factory=list)  # (item, text), see report.provenance
     figures: list[tuple[str, Path]] = field(default_factory=list)  # (caption, path) to embed in Markdown
@@ -55,13 +58,15 @@ def parse_severity(text: str | int) -> str:
     )
 
 
-def build_report(inputs: ReportInputs, severity: str = MEAN, allow_mixed: bool = False) -> Report:
+def build_report(
+    inputs: ReportInputs, severity: str = MEAN, allow_mixed: bool = False, baseline: str = seed_stats.BASELINE
+) -> Report:
     """All tables of the report; raises :class:`SpecregError` on results that don't fit together unless
     ``allow_mixed`` (then the affected columns are flagged)."""
     severity = parse_severity(severity)
     accuracy = tables.accuracy_rows(inputs.records)
     columns, by_column = tables.split_columns(accuracy)
-    groups = tables.row_groups(accuracy)
+    groups = tables.row_groups(accuracy, {r.name: r.config.get("group") for r in inputs.runs})
     issues = _issues(accuracy, columns, by_column, groups, inputs, severity)
     if issues and not allow_mixed:
         raise SpecregError(
@@ -78,6 +83,8 @@ def build_report(inputs: ReportInputs, severity: str = MEAN, allow_mixed: bool =
         tables.per_severity(columns, by_column, groups),
         tables.table3(inputs.runs, groups),
         tables.training_table(inputs.runs),
+        seed_stats.seed_table(columns, cells, groups, inputs.runs, baseline),
+        baseline,
         issues,
         provenance_items(inputs, accuracy, columns, by_column),
     )

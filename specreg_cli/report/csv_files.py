@@ -70,12 +70,14 @@ TRAINING_COLUMNS = (
     "test_acc",
     "gap",
 )
+from specreg_cli.report.seeds import SEED_COLUMNS  # noqa: E402  (next to the other column lists)
+
 RUNS_COLUMNS = ("label", "method", "arch", "run")
 PROVENANCE_COLUMNS = ("item", "text")
 INTEGER_COLUMNS = ("severity", "steps", "n_seeds", "n_runs", "n_images", "epoch", "seed", "epochs_done")
 INTEGER_COLUMNS += ("epochs", "batch_size")
 FRACTION_COLUMNS = ("value", "std", "masked_fraction", "train_acc", "test_acc", "gap")
-TABLE_NAMES = ("table2", "per_severity", "table3", "training", "runs", "provenance")  # file order
+TABLE_NAMES = ("table2", "per_severity", "table3", "training", "runs", "seeds", "provenance")  # file order
 
 
 def csv_tables(report: Report) -> dict[str, str]:
@@ -86,6 +88,7 @@ def csv_tables(report: Report) -> dict[str, str]:
         "table3": _table3(report.table3),
         "training": report.training.reindex(columns=TRAINING_COLUMNS),
         "runs": _runs(report.table2),
+        "seeds": report.seeds.reindex(columns=SEED_COLUMNS),  # intervals and paired differences
         "provenance": pd.DataFrame(report.provenance, columns=PROVENANCE_COLUMNS),
     }
     return {name: _csv_text(frames[name]) for name in TABLE_NAMES}

@@ -72,6 +72,52 @@ def per_severity_markdown(report: Report) -> str:
     return _markdown_table(frame, ["left", "left"] + ["right"] * (frame.shape[1] - 2))
 
 
+SEED_TITLES = {
+    "accuracy": "accuracy (%), mean [95% interval]",
+    "difference": "paired difference against {baseline} (points), mean [95% interval]; * = the interval "
+    "excludes 0",
+    "relative_robustness": "corrupted / clean accuracy (%), mean [95% interval]",
+    "relative_ce": "corruption error above clean, relative to {baseline} of the same seed (1 = the same), "
+    "mean [95% interval]",
+}
+
+
+def _interval(r, scale: float, signed: bool) -> str:
+    if r.n == 0:
+        return MISSING
+    fmt = "+.2f" if signed else ".2f"
+    text = f"{scale * r.mean:{fmt}}"
+    if r.n > 1:
+        text += f" [{scale * r.ci_low:{fmt}}, {scale * r.ci_high:{fmt}}]"
+    return text + ("*" if r.significant and signed else "")
+
+
+def seeds_markdown(report: Report) -> str:
+    """Per kind of statistic, a table: rows = groups, cells = mean [95% interval] over seeds."""
+    data = report.seeds
+    if data is None or data.empty:
+        return ""
+    parts = []
+    for kind, title in SEED_TITLES.items():
+        part = data[data["kind"] == kind]
+        if part.empty:
+            continue
+        scale = 1.0 if kind == "relative_ce" else 100.0
+        rows = []
+        for label, rows_of in part.groupby("label", sort=False):
+            row = {"method": label, "seeds": str(int(rows_of["n"].max()))}
+            row |= {r.column: _interval(r, scale, kind == "difference") for r in rows_of.itertuples()}
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        parts += [
+            f"### {title.format(baseline=report.baseline)}",
+            "",
+            _markdown_table(frame, ["left"] + ["right"] * (frame.shape[1] - 1)),
+            "",
+        ]
+    return "\n".join(parts).rstrip()
+
+
 def table3_markdown(report: Report) -> str:
     data = report.table3
     if data.empty:
@@ -130,6 +176,7 @@ def to_markdown(report: Report) -> str:
     ]
     parts += _table_notes(report)
     sections = [
+        ("Over seeds: 95% intervals (Student t) and paired differences", seeds_markdown(report)),
         ("Accuracy (%) per corruption and severity", per_severity_markdown(report)),
         ("Table 3: frequencies masked (%) per layer, final epoch", table3_markdown(report)),
         ("Training runs", training_markdown(report)),

@@ -52,6 +52,7 @@ class RowGroup:
     arch: str
     label: str
     runs: tuple[str, ...]
+    group: str = ""  # the arm: the runs' training-config group, else the method
 
 
 def accuracy_rows(records: pd.DataFrame) -> pd.DataFrame:
@@ -90,16 +91,24 @@ def split_columns(accuracy: pd.DataFrame) -> tuple[list[Column], dict[str, pd.Da
     return columns, {c.key: accuracy[keys == c.key] for c in columns}
 
 
-def row_groups(accuracy: pd.DataFrame) -> list[RowGroup]:
-    """Table 2's rows: registry order, then other methods by name; the architecture named when several."""
+def row_groups(accuracy: pd.DataFrame, run_group: dict[str, str] | None = None) -> list[RowGroup]:
+    """Table 2's rows: one per group (an arm: ``run_group`` maps run names to their training config's
+    ``group``; runs without one group by method) and architecture; registry order, then by name."""
+    run_group = run_group or {}
     members = accuracy[["run", "method", "arch"]].drop_duplicates()
+    members = members.assign(
+        group=[
+            run_group.get(str(r)) or str(m) for r, m in zip(members["run"], members["method"], strict=True)
+        ]
+    )
     archs = sorted(members["arch"].astype(str).unique())
     groups = []
-    for (method, arch), part in members.groupby(["method", "arch"], sort=True):
-        label = method_label(method) + (f" ({arch})" if len(archs) > 1 else "")
+    for (group, method, arch), part in members.groupby(["group", "method", "arch"], sort=True):
+        label = method_label(method) + ("" if group == method else f": {group}")
+        label += f" ({arch})" if len(archs) > 1 else ""
         runs = tuple(sorted(part["run"].astype(str).unique()))
-        groups.append(RowGroup(method_rank(method), str(method), str(arch), label, runs))
-    return sorted(groups, key=lambda g: (g.order, g.method, g.arch))
+        groups.append(RowGroup(method_rank(method), str(method), str(arch), label, runs, str(group)))
+    return sorted(groups, key=lambda g: (g.order, g.method, g.group != g.method, g.group, g.arch))
 
 
 def run_cells(columns: list[Column], by_column: dict[str, pd.DataFrame], severity: str) -> pd.DataFrame:
