@@ -109,13 +109,14 @@ PRESETS = {
     "study": Preset(
         name="study",
         description="the paper's question on {data} as this 2-core CPU allows (run it with --seeds 0-4): "
-        "ResNet-20, 6 epochs; natural, gauss, adversarial (PGD-2), masked at mask lr x1 (the paper's) and "
+        "ResNet-20, 7 epochs; natural, gauss, adversarial (PGD-2), masked at mask lr x1 (the paper's) and "
         "x100 (the demo's), masked fine-tuned from natural (3 epochs); corruptions 1-5 and PGD-10 on the "
         "whole test split",
         dataset="synthetic:train=2000,test=1000",
-        # natural training plateaus by then: a 12-epoch cosine run on this set reached 97% test accuracy
-        # at epoch 7 (measured); 6 epochs with the schedule compressed to them fit the 60-minute budget
-        train={"arch": "resnet20", "epochs": 6, "lr": 0.05, "schedule": "cosine", "batch_size": 128},
+        # natural training plateaus by then: a 12-epoch cosine run on this set reached 97.6% test accuracy
+        # at epoch 7 and 99.4% at epoch 8 (measured); 7 epochs, the schedule compressed to them, fit the
+        # 60-minute budget
+        train={"arch": "resnet20", "epochs": 7, "lr": 0.05, "schedule": "cosine", "batch_size": 128},
         arms=(
             Arm("natural", "natural"),
             Arm("gauss", "gauss"),
