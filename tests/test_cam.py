@@ -52,3 +52,31 @@ def test_the_map_follows_the_evidence():
     maps, predicted = grad_cam(model, images, model.conv)
     assert predicted.tolist() == [0]
     assert float(maps[0, :16, :16].mean()) > 0.9 and float(maps[0, 16:, 16:].max()) < 1e-6
+
+
+def test_cam_command_draws_a_grid_of_the_same_images_for_every_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from specreg_cli.cli import app
+    from specreg_cli.train import TrainConfig, train
+
+    for method in ("natural", "masked"):
+        config = TrainConfig(
+            method=method,
+            arch="lenet",
+            dataset="synthetic:train=64,test=32",
+            epochs=1,
+            batch_size=32,
+            device="cpu",
+        )
+        train(config, tmp_path / method)
+    out = tmp_path / "figure3.png"
+    args = ["cam", str(tmp_path / "natural"), str(tmp_path / "masked"), "--images", "4", "--device", "cpu"]
+    result = CliRunner().invoke(app, [*args, "--corruption", "fog", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = tmp_path / "again.png"
+    assert CliRunner().invoke(app, [*args, "--corruption", "fog", "--out", str(again)]).exit_code == 0
+    assert again.read_bytes() == out.read_bytes()  # deterministic bytes
+    bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x.jpg")])
+    assert bad.exit_code != 0 and not (tmp_path / "x.jpg").exists()

@@ -56,7 +56,7 @@ def test_usage_error_exit_2():
     assert result.exit_code == 2
 
 
-COMMANDS = ("train", "corrupt", "eval-corruptions", "attack", "report", "reproduce")
+COMMANDS = ("train", "corrupt", "eval-corruptions", "attack", "cam", "report", "reproduce")
 
 
 def test_help_of_every_command_loads_no_torch_and_shows_an_example():

@@ -10,7 +10,7 @@ import pkgutil
 
 import typer
 
-ORDER = ("train", "corrupt", "eval-corruptions", "attack", "report", "reproduce")
+ORDER = ("train", "corrupt", "eval-corruptions", "attack", "cam", "report", "reproduce")
 
 
 def register_all(app: typer.Typer) -> None:
