@@ -41,7 +41,7 @@ def run_in_process(args, log):
 
 
 def test_public_presets_follow_the_brief():
-    assert lib.PUBLIC_PRESETS == ("demo", "paper")
+    assert lib.PUBLIC_PRESETS == ("demo", "study", "paper")
     demo, paper = lib.PRESETS["demo"], lib.PRESETS["paper"]
     assert demo.dataset == "synthetic" and demo.eval_n is None
     assert demo.train == {
@@ -64,7 +64,7 @@ def test_public_presets_follow_the_brief():
     }
     assert sorted(a.steps for a in paper.attacks) == [10, 20]
     assert all(8 / 255 in parse_pixel_values([a.eps]) and a.n_examples is None for a in paper.attacks)
-    with pytest.raises(SpecregError, match="demo, paper"):
+    with pytest.raises(SpecregError, match="demo, study, paper"):
         lib.get_preset("fast")
 
 
@@ -263,7 +263,7 @@ def test_reproduce_help_names_the_public_presets_only():
 
 def test_unknown_preset_is_a_user_error(tmp_path):
     result = CliRunner().invoke(app, ["reproduce", "--preset", "huge", "--out", str(tmp_path)])
-    assert isinstance(result.exception, SpecregError) and "demo, paper" in result.exception.hint
+    assert isinstance(result.exception, SpecregError) and "demo, study, paper" in result.exception.hint
     assert not any(tmp_path.iterdir())
 
 
@@ -321,7 +321,7 @@ def test_the_printed_dataset_is_the_one_used(tmp_path, monkeypatch):
     assert train[train.index("--dataset") + 1] == "synthetic:train=600,test=200"
     assert lib.get_preset("demo").describe() == lib.get_preset("demo").describe("synthetic")
     assert "5,000 train / 2,000 test" in lib.get_preset("demo").describe()
-    assert lib.get_preset("paper").describe().startswith("the paper's recipe on CIFAR-10:")
+    assert lib.get_preset("paper").describe().startswith("CIFAR-10 with the paper's SGD")
 
 
 @pytest.mark.parametrize("jobs, threads, expected", [("1", "3", 3), ("2", "1", 1), ("1", None, None)])

@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from specreg_cli.options import DeviceOption, DownloadOption, SeedOption, ThreadsOption
+from specreg_cli.reproduce.presets import PRESETS, PUBLIC_PRESETS
 
 COMMAND_NAME = "reproduce"
+PRESET_HELP = " | ".join(f"{name}: {PRESETS[name].describe()}" for name in PUBLIC_PRESETS) + "."
 
 
 def command(
@@ -17,9 +19,7 @@ def command(
         str,
         typer.Option(
             "--preset",
-            help="demo: offline synthetic data, ResNet-20, 3 epochs, about 10 min on 2 CPU cores | "
-            "paper: the paper's CIFAR-10 recipe (200 epochs, lr 0.01, step schedule; PGD-10/20 at 8/255), "
-            "for a GPU.",
+            help=PRESET_HELP,
         ),
     ] = "demo",
     out: Annotated[

@@ -131,8 +131,9 @@ PRESETS = {
     ),
     "paper": Preset(
         name="paper",
-        description="the paper's recipe on {data}: 200 epochs, lr 0.01, batch 128, step schedule, full "
-        "test set, PGD-10 and PGD-20 at 8/255; for a GPU with the data in --data-dir",
+        description="{data} with the paper's SGD (lr 0.01, momentum 0.9, weight decay 1e-4) and the "
+        "standard ResNet-20 recipe where the paper is silent (200 epochs, batch 128, step schedule); full "
+        "test set, PGD-10 and PGD-20 at 8/255 (specreg's choice); for a GPU with the data in --data-dir",
         dataset="cifar10",
         train={"arch": "resnet20", "epochs": 200, "lr": 0.01, "schedule": "step", "batch_size": 128},
         attacks=(AttackPlan("pgd", "0,8/255", 10, None), AttackPlan("pgd", "0,8/255", 20, None)),
