@@ -12,7 +12,8 @@ Two formats, chosen by the file suffix:
 Every file is written atomically. Example::
 
     save_adversarial("adv.npy", images_u8_nhwc, labels, meta)
-    adv = load_adversarial("adv.npy"); acc = transfer_accuracy(model, adv.batches(256, "cpu"))
+    adv = load_adversarial("adv.npy")
+    acc, n = specreg_cli.transfer.transfer_accuracy(model, adv.batches(256, "cpu"))
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from specreg_cli.atomic import atomic_path, write_text_atomic
+from specreg_cli.data.datasets import content_hash
 from specreg_cli.errors import SpecregError
 from specreg_cli.evaluate import uint8_batches
 from specreg_cli.parsing import format_pixel_value
@@ -129,6 +131,12 @@ class AdversarialSet:
     def storage(self) -> str:
         return "uint8" if isinstance(self.images, np.ndarray) else "float32"
 
+    def subset(self, n: int | None) -> AdversarialSet:
+        """The first ``n`` examples (all when ``n`` is None or not smaller), metadata unchanged."""
+        if n is None or n >= len(self):
+            return self
+        return AdversarialSet(self.path, self.images[:n], self.labels[:n], self.meta)
+
     def batches(
         self, batch_size: int, device: torch.device | str
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -143,6 +151,47 @@ class AdversarialSet:
         for start in range(0, len(labels), batch_size):
             x = self.images[start : start + batch_size].to(device)  # (B, 3, 32, 32) float32, as saved
             yield x, labels[start : start + batch_size].to(device)
+
+
+def source_meta(dataset_spec: str, test, seed: int, batch_size: int) -> dict:
+    """What an examples file says about the clean images it was made from: the ``--dataset`` spec, the
+    test split's identity (an ImageSet's) and content hash, and the attack's seed and batch size (its
+    random starts depend on both)."""
+    return {
+        "dataset_spec": dataset_spec,
+        "dataset": test.identity,
+        "seed": seed,
+        "batch_size": batch_size,
+        "clean_sha256": content_hash(test.images, test.labels),
+    }
+
+
+def example_meta(
+    attack: str,
+    params: dict,
+    source: dict,
+    checkpoint,
+    accuracy: float,
+    stored_accuracy: float | None = None,
+) -> dict:
+    """The metadata of one saved examples file: the attack and its ``params`` (eps, alpha, steps,
+    random_start, norm), :func:`source_meta`'s ``source``, the source model (a
+    :class:`~specreg_cli.checkpoint.Checkpoint`) and its accuracy on the float examples and, for uint8
+    files, on the stored pixels."""
+    meta = {
+        "attack": attack,
+        **params,
+        **source,
+        "source_run": checkpoint.run_name,
+        "source_method": checkpoint.meta.get("method"),
+        "source_arch": checkpoint.meta["model"]["arch"],
+        "source_checkpoint": str(checkpoint.path),
+        "source_sha256": checkpoint.sha256,
+        "source_accuracy": accuracy,
+    }
+    if stored_accuracy is not None:
+        meta["source_accuracy_stored"] = stored_accuracy
+    return meta
 
 
 def save_adversarial(

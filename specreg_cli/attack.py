@@ -1,11 +1,10 @@
 """Adversarial robustness with torchattacks: a thin adapter, robust accuracy over an eps sweep, sanity checks.
 
-The attacks themselves are torchattacks' (never re-implemented here):
-
-- ``pgd``   - ``torchattacks.PGD``   (Madry et al., ICLR 2018), Linf ball, ``steps`` sign steps of ``alpha``.
-- ``pgdl2`` - ``torchattacks.PGDL2`` (same paper), L2 ball, normalised-gradient steps of ``alpha``.
-- ``fgsm``  - ``torchattacks.FGSM``  (Goodfellow et al., ICLR 2015), one signed step of ``eps`` (no alpha,
-  steps or random start: they are recorded as ``alpha=eps, steps=1, random_start=False``).
+The attacks themselves are torchattacks' (never re-implemented here) and are named in one place, the
+registry :data:`specreg_cli.attacks.ATTACKS`: each entry gives its threat model (``norm``), default
+radius, whether it is iterative and how its torchattacks object is built. ``pgd`` (Linf) and ``pgdl2``
+(L2) take ``steps`` steps of ``alpha``; a non-iterative entry (``fgsm``: one signed step of ``eps``) has
+no alpha, steps or random start, and is recorded as ``alpha=eps, steps=1, random_start=False``.
 
 Correct by construction:
 
@@ -35,22 +34,23 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from specreg_cli import adversarial_io
 from specreg_cli.adversarial_io import to_uint8_in_ball
+from specreg_cli.attacks import get_attack
+from specreg_cli.checkpoint import Checkpoint
 from specreg_cli.data.loader import images_to_tensor, to_float
 from specreg_cli.errors import SpecregError
 from specreg_cli.parsing import format_pixel_value
 from specreg_cli.results import Record
 
-NORMS = {"pgd": "Linf", "pgdl2": "L2", "fgsm": "Linf"}  # attack name -> threat model
-ATTACK_CHOICES = tuple(NORMS)
-DEFAULT_EPS = {"pgd": 8 / 255, "pgdl2": 0.5, "fgsm": 8 / 255}  # the usual CIFAR-10 radii (RobustBench)
 ALPHA_PER_EPS_STEP = 2.5  # default alpha = 2.5 * eps / steps (Madry et al.): 2/255 for eps 8/255, 10 steps
 NOISE = "noise"  # condition name of the random-noise baseline
 KEEP_CHOICES = (None, "uint8", "float32")
@@ -60,7 +60,7 @@ KEEP_CHOICES = (None, "uint8", "float32")
 class AttackSpec:
     """One attack at one radius. ``eps``, ``alpha``: [0, 1] pixel units; ``steps``: gradient steps."""
 
-    name: str  # "pgd" | "pgdl2" | "fgsm"
+    name: str  # a name of the registry, specreg_cli.attacks.ATTACKS
     eps: float
     alpha: float
     steps: int
@@ -68,7 +68,8 @@ class AttackSpec:
 
     @property
     def norm(self) -> str:
-        return NORMS[self.name]
+        """The threat model, ``"Linf"`` or ``"L2"``: the registry entry's."""
+        return get_attack(self.name).norm
 
     def params(self) -> dict:
         """The record ``params`` of this attack: eps, alpha, steps, random_start, norm."""
@@ -83,27 +84,27 @@ class AttackSpec:
 
 def sweep_specs(
     name: str,
-    eps_values: Sequence[float],
+    eps_values: Sequence[float] | None = None,
     alpha: float | None = None,
     steps: int = 10,
     random_start: bool = True,
 ) -> list[AttackSpec]:
     """One :class:`AttackSpec` per eps, sorted by eps, duplicates dropped.
 
+    ``eps_values=None`` gives the registry entry's default radius (8/255 for Linf, 0.5 for L2).
     ``alpha=None`` gives ``2.5 * eps / steps`` for each eps (2/255 at eps 8/255, 10 steps); a number is
     used for every eps. Raises :class:`SpecregError` on an unknown attack or an impossible value.
 
     >>> [s.alpha * 255 for s in sweep_specs("pgd", [8 / 255])]
     [2.0]
     """
-    if name not in NORMS:
-        raise SpecregError(f"unknown attack {name!r}", hint=f"valid choices: {', '.join(ATTACK_CHOICES)}")
-    values = sorted({float(e) for e in eps_values})
+    entry = get_attack(name)  # SpecregError naming the valid choices
+    values = sorted({float(e) for e in (eps_values if eps_values is not None else [entry.default_eps])})
     if not values:
         raise SpecregError("no eps given", hint="e.g. --eps 8/255 or --eps 0,2/255,8/255")
     if any(e < 0 or not math.isfinite(e) for e in values):
         raise SpecregError(f"eps must be finite and >= 0, got {values}")
-    if NORMS[name] == "Linf" and values[-1] > 1:
+    if entry.norm == "Linf" and values[-1] > 1:
         raise SpecregError(
             f"Linf eps {values[-1]:g} is larger than the whole [0, 1] pixel range",
             hint="Linf radii are pixel values, e.g. 8/255",
@@ -112,7 +113,7 @@ def sweep_specs(
         raise SpecregError(f"--steps must be at least 1, got {steps}")
     if alpha is not None and not (alpha > 0 and math.isfinite(alpha)):
         raise SpecregError(f"--alpha must be > 0, got {alpha}", hint="e.g. --alpha 2/255, or leave it out")
-    if name == "fgsm":  # one step of size eps, no random start: record what FGSM actually does
+    if not entry.iterative:  # one step of size eps, no random start: record what the attack actually does
         return [AttackSpec(name, e, e, 1, False) for e in values]
     return [
         AttackSpec(
@@ -123,21 +124,15 @@ def sweep_specs(
 
 
 def make_attack(model: nn.Module, name: str, eps: float, alpha: float, steps: int, random_start: bool):
-    """The torchattacks object for one attack. ``eps`` must be > 0 (eps 0 is handled by :func:`perturb`).
+    """The torchattacks object of registry entry ``name``. ``eps`` must be > 0 (eps 0 is handled by
+    :func:`perturb`).
 
     Example: ``make_attack(model, "pgd", 8/255, 2/255, 10, True)(images, labels)`` -> float (B, 3, H, W).
     """
-    import torchattacks
-
+    entry = get_attack(name)
     if not eps > 0:
         raise ValueError(f"eps must be > 0 to build an attack, got {eps}")
-    if name == "pgd":
-        return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start)
-    if name == "pgdl2":
-        return torchattacks.PGDL2(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start)
-    if name == "fgsm":
-        return torchattacks.FGSM(model, eps=eps)
-    raise ValueError(f"unknown attack {name!r}; valid: {', '.join(ATTACK_CHOICES)}")
+    return entry.build(model, eps, alpha, steps, random_start)
 
 
 def batch_seed(seed: int, batch_index: int, stream: int = 0) -> int:
@@ -357,13 +352,37 @@ def _concat(parts: list) -> np.ndarray | torch.Tensor:
     return np.concatenate(parts) if isinstance(parts[0], np.ndarray) else torch.cat(parts)
 
 
-def transfer_accuracy(model: nn.Module, batches) -> tuple[float, int]:
-    """(accuracy, n) of ``model`` in eval mode over (x float32 (B, 3, H, W), y (B,)) batches, e.g. saved
-    adversarial examples from another model (:meth:`AdversarialSet.batches`)."""
-    from specreg_cli.evaluate import evaluate_batches
+def attack_models(
+    models: Iterable[tuple[nn.Module, Checkpoint]],
+    images: np.ndarray,
+    labels: np.ndarray,
+    specs: Sequence[AttackSpec],
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    keep: str | None = None,
+    progress: Callable[[str, int, int, dict[float, float]], None] | None = None,
+) -> list[AttackResult]:
+    """:func:`robust_accuracy` of every (model, checkpoint) (e.g. a :class:`~specreg_cli.model_set.ModelSet`),
+    in order, on the same images. ``progress(run, done, total, running)`` is called once with ``done=0``
+    before a model's first batch, then after each of its batches."""
+    results = []
+    total = -(-len(labels) // batch_size)
+    for model, checkpoint in models:
+        run = checkpoint.run_name
+        if progress is not None:
+            progress(run, 0, total, {})
 
-    acc, _, n = evaluate_batches(model, batches)
-    return acc, n
+        def on_batch(done: int, total: int, running: dict[float, float], run: str = run) -> None:
+            if progress is not None:
+                progress(run, done, total, running)
+
+        results.append(
+            robust_accuracy(
+                model, images, labels, specs, batch_size, device, seed, keep=keep, on_batch=on_batch
+            )
+        )
+    return results
 
 
 # --- sanity checks -------------------------------------------------------------------------------
@@ -491,3 +510,56 @@ def attack_records(
             params["eps"] = check.eps
         records.append(record(result.name, f"sanity_{check.name}", float(check.passed), params))
     return records
+
+
+def sweep_records(
+    checkpoints: Sequence[Checkpoint], results: Sequence[AttackResult], dataset: str
+) -> tuple[list[Record], dict[str, list[SanityCheck]]]:
+    """:func:`attack_records` of every checkpoint's result, and each run's sanity checks (computed once)."""
+    records, checks = [], {}
+    for checkpoint, result in zip(checkpoints, results, strict=True):
+        checks[checkpoint.run_name] = result.checks()
+        records += attack_records(
+            result,
+            checkpoint.run_name,
+            checkpoint.meta.get("method", "?"),
+            checkpoint.meta["model"]["arch"],
+            dataset,
+            checks[checkpoint.run_name],
+        )
+    return records, checks
+
+
+# --- saved examples ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavedExamples:
+    """One examples file written by :func:`save_examples` and the source model's accuracies on it."""
+
+    path: Path
+    run: str
+    eps: float
+    accuracy: float  # on the float adversarial examples
+    stored_accuracy: float | None  # on the stored uint8 pixels (None for float32 files)
+
+
+def save_examples(
+    base: str | Path, checkpoints: Sequence[Checkpoint], results: Sequence[AttackResult], source: dict
+) -> list[SavedExamples]:
+    """Write the examples each result kept (``keep=``), one file per (run, eps)
+    (:func:`~specreg_cli.adversarial_io.sweep_paths`), with :func:`~specreg_cli.adversarial_io.example_meta`
+    metadata; ``source`` is :func:`~specreg_cli.adversarial_io.source_meta`'s dict."""
+    runs = [checkpoint.run_name for checkpoint in checkpoints]
+    paths = adversarial_io.sweep_paths(base, runs, [s.eps for s in results[0].specs])
+    saved = []
+    for checkpoint, result in zip(checkpoints, results, strict=True):
+        for spec in result.specs:
+            path = paths[(checkpoint.run_name, spec.eps)]
+            stored = result.stored.get(spec.eps)  # rounding to uint8 may undo a few successes
+            meta = adversarial_io.example_meta(
+                spec.name, spec.params(), source, checkpoint, result.robust[spec.eps], stored
+            )
+            adversarial_io.save_adversarial(path, result.adversarial[spec.eps], result.labels, meta)
+            saved.append(SavedExamples(path, checkpoint.run_name, spec.eps, result.robust[spec.eps], stored))
+    return saved

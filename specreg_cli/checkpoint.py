@@ -43,7 +43,27 @@ class Checkpoint:
     @property
     def run_name(self) -> str:
         """The run directory's name, or the file's stem for a loose checkpoint."""
-        return self.path.parent.name if self.path.name == CHECKPOINT_NAME else self.path.stem
+        return run_name_for(self.path)
+
+    @property
+    def recorded_test_sha256(self) -> str | None:
+        """The content hash of the test split the run was trained alongside (None: not recorded)."""
+        recorded = self.meta.get("test_dataset")
+        sha256 = recorded.get("sha256") if isinstance(recorded, dict) else None
+        return sha256 if isinstance(sha256, str) and sha256 else None
+
+    @property
+    def dataset_spec(self) -> str | None:
+        """The ``--dataset`` spec the run was trained on (its config's), None when not recorded."""
+        spec = (self.meta.get("config") or {}).get("dataset")
+        return spec if isinstance(spec, str) and spec else None
+
+
+def run_name_for(path: str | Path) -> str:
+    """The run name a checkpoint path gives its records: RUN for a run directory's :data:`CHECKPOINT_NAME`
+    (``RUN/<CHECKPOINT_NAME>``), the file's stem for any other checkpoint file."""
+    path = Path(path)
+    return path.parent.name if path.name == CHECKPOINT_NAME else path.stem
 
 
 def file_sha256(path: str | Path) -> str:
@@ -56,14 +76,14 @@ def file_sha256(path: str | Path) -> str:
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
-    """A run directory means its ``model.pt``; a file is taken as it is."""
+    """An absolute path: a run directory means its :data:`CHECKPOINT_NAME`; a file is taken as it is."""
     path = Path(path).expanduser().resolve()
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.exists():
         raise SpecregError(
             f"checkpoint {path} not found",
-            hint="pass a run directory made by `specreg train` or its model.pt",
+            hint=f"pass a run directory made by `specreg train` or its {CHECKPOINT_NAME}",
         )
     return path
 
@@ -133,7 +153,7 @@ def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> Check
     payload = _torch_load(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise SpecregError(
-            f"{path} is not a specreg checkpoint", hint="pass a model.pt written by `specreg train`"
+            f"{path} is not a specreg checkpoint", hint=f"pass a {CHECKPOINT_NAME} written by `specreg train`"
         )
     if payload.get("format_version", 0) > FORMAT_VERSION:
         raise SpecregError(
@@ -155,7 +175,7 @@ def test_set_warnings(checkpoints: list[Checkpoint], test_identity: dict) -> lis
     (e.g. the synthetic generator changed, or another CIFAR-10 copy): its numbers would not be comparable."""
     warnings = []
     for checkpoint in checkpoints:
-        recorded = (checkpoint.meta.get("test_dataset") or {}).get("sha256")
+        recorded = checkpoint.recorded_test_sha256
         if recorded and test_identity.get("sha256") and recorded != test_identity["sha256"]:
             warnings.append(
                 f"{checkpoint.run_name} was trained alongside a different test split "

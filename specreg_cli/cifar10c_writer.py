@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 import corruptions
+from corruptions import SEVERITIES
 from specreg_cli.atomic import atomic_path, write_text_atomic
 
-SEVERITIES = (1, 2, 3, 4, 5)
 DEFAULT_BATCH_SIZE = 256  # images corrupted at once: the corruptions need ~0.25 MB of temporaries per image
 SIDECAR_NAME = "corrupt.json"
 

@@ -9,6 +9,11 @@ Two sources of corrupted images, one loop:
 - files: a released-layout folder (:class:`~specreg_cli.data.cifar10c.Cifar10CFolder`), memory-mapped,
   read one batch at a time. Any of the 19 released corruptions present in the folder can be evaluated.
 
+Means over corruptions (:func:`accuracy_table`) are over the 15 benchmark corruptions only; the 4 extra
+ones of the release (:data:`EXTRA_CORRUPTIONS`, meant for validation by Hendrycks & Dietterich) are
+listed apart and never averaged in. The two sources write distinct default results files
+(:func:`default_output`), so evaluating one run both ways keeps both.
+
 Memory stays bounded: the clean test split (uint8, 30 MB for 10,000 images) and one batch of corrupted
 images (with its float copy and the model's activations) are all that is held, whatever the number of
 corruptions and severities. Several models share each batch: it is generated (or read) once and
@@ -44,16 +49,20 @@ from torch import nn
 
 import corruptions
 from specreg_cli.checkpoint import CHECKPOINT_NAME
-from specreg_cli.data.datasets import ImageSet, load_dataset, parse_dataset_spec
+from specreg_cli.data.datasets import ImageSet, load_dataset
 from specreg_cli.data.loader import images_to_tensor, to_float
 from specreg_cli.errors import SpecregError
+from specreg_cli.model_set import check_distinct_runs
 from specreg_cli.parsing import parse_names
 from specreg_cli.results import Record
 
-SEVERITIES = (1, 2, 3, 4, 5)
 DEFAULT_CORRUPTIONS = ("impulse_noise", "fog", "contrast")  # the paper's Table 2
 DEFAULT_BATCH_SIZE = 256  # images per batch: ResNet-20 on a CPU runs fastest around 128-256 (cache-sized)
-RESULTS_NAME = "corruptions.json"  # the default results file inside a run directory
+RESULTS_NAME = "corruptions.json"  # default results file in a run directory: generated corruptions
+CIFAR10C_RESULTS_NAME = "corruptions-cifar10c.json"  # ... and corruptions read with --cifar10c-dir
+# The release's 4 extra corruptions (after the 15 benchmark ones in RELEASED_CORRUPTIONS): never in a mean.
+EXTRA_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
+BENCHMARK_CORRUPTIONS = tuple(n for n in corruptions.RELEASED_CORRUPTIONS if n not in EXTRA_CORRUPTIONS)
 
 ProgressFn = Callable[[int, int, str], None]  # (batches done, batches in total, what is running)
 
@@ -163,39 +172,6 @@ def select_corruptions(text: str | Sequence[str], folder=None) -> list[str]:
 # ------------------------------------------------------------------------------------------- datasets
 
 
-def split_key(spec: str) -> tuple:
-    """What decides a dataset spec's test split: ``"synthetic:train=9"`` and ``"synthetic"`` share one."""
-    name, options = parse_dataset_spec(spec)
-    return (name, options.get("test"), options.get("seed"))
-
-
-def dataset_spec_for(checkpoints: Sequence, override: str | None = None) -> str:
-    """The dataset spec whose test split the models are evaluated on.
-
-    ``override`` (``--dataset``) wins. Otherwise every checkpoint's ``meta["config"]["dataset"]`` must name
-    the same test split, since the models share the images.
-    """
-    if override is not None:
-        parse_dataset_spec(override)  # validates; raises SpecregError listing the choices
-        return override
-    specs = {}
-    for checkpoint in checkpoints:
-        spec = (checkpoint.meta.get("config") or {}).get("dataset")
-        if not spec:
-            raise SpecregError(
-                f"{checkpoint.path} does not say which dataset it was trained on",
-                hint="pass --dataset synthetic or --dataset cifar10",
-            )
-        specs.setdefault(split_key(spec), spec)
-    if len(specs) > 1:
-        trained_on = ", ".join(specs.values())
-        raise SpecregError(
-            f"the checkpoints were trained on different datasets ({trained_on})",
-            hint="evaluate them in separate calls, or all on one with --dataset",
-        )
-    return next(iter(specs.values()))
-
-
 def clean_for_folder(
     folder, spec: str, data_dir: str | Path | None, download: bool, n: int | None, explicit: bool
 ) -> tuple[ImageSet | None, str | None]:
@@ -224,30 +200,38 @@ def clean_for_folder(
     return clean.subset(size), None
 
 
-def plan_outputs(checkpoints: Sequence, out: str | Path | None = None) -> list[tuple[Path, list]]:
-    """[(results file, its checkpoints)]: ``out`` for all of them, else :func:`default_output` per checkpoint.
+def clean_split(
+    spec: str,
+    folder=None,
+    data_dir: str | Path | None = None,
+    download: bool = False,
+    n: int | None = None,
+    explicit: bool = False,
+) -> tuple[ImageSet | None, list[str]]:
+    """(the clean test split or None, notes): the whole ``spec`` test split for generated corruptions, or
+    :func:`clean_for_folder`'s answer (and its note) with a folder."""
+    if folder is None:
+        return load_dataset(spec, "test", data_dir=data_dir, download=download), []
+    clean, note = clean_for_folder(folder, spec, data_dir, download, n, explicit)
+    return clean, [note] if note else []
+
+
+def plan_outputs(
+    checkpoints: Sequence, out: str | Path | None = None, cifar10c: bool = False
+) -> list[tuple[Path, list]]:
+    """[(results file, its checkpoints)]: ``out`` for all of them, else :func:`default_output` per checkpoint
+    (``cifar10c``: the name for corruptions read from a folder).
 
     Checked before any work: run names must be unique (records are keyed by them) and ``out`` must not be
     a folder.
     """
-    runs = [c.run_name for c in checkpoints]
-    duplicates = sorted({r for r in runs if runs.count(r) > 1})
-    if duplicates:
-        raise SpecregError(
-            f"two checkpoints share the run name {duplicates[0]!r}",
-            hint="results are keyed by run name: evaluate them in separate calls",
-        )
+    check_distinct_runs([c.run_name for c in checkpoints])
     if out is None:
-        return [(default_output(c), [c]) for c in checkpoints]
+        return [(default_output(c, cifar10c), [c]) for c in checkpoints]
     out = Path(out).expanduser().resolve()
     if out.is_dir():
         raise SpecregError(f"--out {out} is a folder", hint="pass a file name, e.g. results/corruptions.json")
     return [(out, list(checkpoints))]
-
-
-def checkpoint_hashes(checkpoints: Sequence) -> dict[str, dict[str, str]]:
-    """run -> {"path", "sha256"}: what provenance says about the checkpoints behind a results file."""
-    return {c.run_name: {"path": str(c.path), "sha256": c.sha256} for c in checkpoints}
 
 
 def source_identity(clean: ImageSet | None, folder=None) -> dict:
@@ -256,13 +240,16 @@ def source_identity(clean: ImageSet | None, folder=None) -> dict:
     return identity if folder is None else {**folder.identity(), "clean": identity or None}
 
 
-def default_output(checkpoint) -> Path:
-    """``<run_dir>/corruptions.json`` for a run directory's model.pt; ``<stem>.corruptions.json`` beside
-    any other checkpoint file."""
+def default_output(checkpoint, cifar10c: bool = False) -> Path:
+    """Where a run's results go without ``--out``: ``<run_dir>/corruptions.json`` for a run directory's
+    checkpoint, ``<stem>.corruptions.json`` beside any other checkpoint file; ``corruptions-cifar10c.json``
+    instead when ``cifar10c`` (corruptions read from a folder), so the two evaluations don't overwrite
+    each other."""
+    name = CIFAR10C_RESULTS_NAME if cifar10c else RESULTS_NAME
     path = Path(checkpoint.path)
     if path.name == CHECKPOINT_NAME:
-        return path.parent / RESULTS_NAME
-    return path.with_name(f"{path.stem}.{RESULTS_NAME}")
+        return path.parent / name
+    return path.with_name(f"{path.stem}.{name}")
 
 
 # ----------------------------------------------------------------------------------------- evaluation
@@ -331,7 +318,7 @@ def _count_correct(
 def evaluate_corruptions(
     models: Sequence[EvalModel],
     names: Sequence[str],
-    severities: Sequence[int] = SEVERITIES,
+    severities: Sequence[int] = corruptions.SEVERITIES,
     *,
     clean: ImageSet | None = None,
     folder=None,
@@ -428,14 +415,50 @@ def evaluate_corruptions(
     return CorruptionEvaluation(records, timing, size)
 
 
-def accuracy_table(records: Sequence[Record], run: str) -> tuple[float | None, dict[str, dict[int, float]]]:
-    """(clean accuracy or None, {corruption: {severity: accuracy}}) of one run, for rendering."""
-    clean, grid = None, {}
+@dataclass
+class AccuracyTable:
+    """One run's accuracies (fractions) for rendering: ``{corruption: {severity: accuracy}}`` grids, the 15
+    benchmark corruptions apart from the extra ones, and means over the benchmark ones only."""
+
+    clean: float | None
+    benchmark: dict[str, dict[int, float]]
+    extra: dict[str, dict[int, float]]  # EXTRA_CORRUPTIONS that were evaluated: never in a mean
+
+    @property
+    def severities(self) -> list[int]:
+        return sorted({s for grid in (self.benchmark, self.extra) for row in grid.values() for s in row})
+
+    @staticmethod
+    def row_mean(row: dict[int, float]) -> float:
+        """One corruption's mean over its severities."""
+        return sum(row.values()) / len(row)
+
+    @property
+    def severity_means(self) -> dict[int, float]:
+        """severity -> the mean over the benchmark corruptions ({} when none was evaluated)."""
+        means = {}
+        for s in self.severities:
+            values = [row[s] for row in self.benchmark.values() if s in row]
+            if values:
+                means[s] = sum(values) / len(values)
+        return means
+
+    @property
+    def mean(self) -> float | None:
+        """The mean over benchmark corruptions and severities (None when no benchmark corruption ran)."""
+        means = self.severity_means
+        return sum(means.values()) / len(means) if means else None
+
+
+def accuracy_table(records: Sequence[Record], run: str) -> AccuracyTable:
+    """One run's :class:`AccuracyTable` from evaluation records, corruptions in record order."""
+    clean, benchmark, extra = None, {}, {}
     for r in records:
         if r.run != run or r.metric != "accuracy":
             continue
         if r.condition == "clean":
             clean = r.value
         else:
+            grid = extra if r.condition in EXTRA_CORRUPTIONS else benchmark
             grid.setdefault(r.condition, {})[r.severity] = r.value
-    return clean, grid
+    return AccuracyTable(clean, benchmark, extra)

@@ -8,6 +8,7 @@ random start cannot move, random noise destroys it), one answers differently on 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import numpy as np
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from specreg_cli.attack import (
     AttackSpec,
     attack_records,
+    make_attack,
     noise_draw,
     noise_in_ball,
     robust_accuracy,
@@ -27,9 +29,10 @@ from specreg_cli.attack import (
     sweep_specs,
     uniform_noise,
 )
-from specreg_cli.checkpoint import build_model, make_meta, save_checkpoint
+from specreg_cli.attacks import ATTACK_NAMES, ATTACKS
+from specreg_cli.checkpoint import CHECKPOINT_NAME, build_model, make_meta, save_checkpoint
 from specreg_cli.cli import app
-from specreg_cli.data import BatchLoader, load_dataset
+from specreg_cli.data import BatchLoader, images_to_tensor, load_dataset, to_float
 from specreg_cli.errors import SpecregError
 from specreg_cli.results import read_results
 
@@ -66,11 +69,13 @@ def runs(trained, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     model, identity = trained
     save_checkpoint(
-        root / "natural" / "model.pt", model, make_meta(LENET, "natural", identity, 8, 8, {"dataset": SPEC})
+        root / "natural" / CHECKPOINT_NAME,
+        model,
+        make_meta(LENET, "natural", identity, 8, 8, {"dataset": SPEC}),
     )
     torch.manual_seed(1)
     save_checkpoint(
-        root / "scratch" / "model.pt",
+        root / "scratch" / CHECKPOINT_NAME,
         build_model(LENET),
         make_meta(LENET, "natural", identity, 0, 8, {"dataset": SPEC}),
     )
@@ -477,13 +482,129 @@ def test_missing_checkpoint_prints_one_red_line(tmp_path, monkeypatch, capsys):
     assert not list(tmp_path.iterdir())
 
 
-def test_cli_attack_names_match_the_library():
-    from specreg_cli.attack import NORMS
-    from specreg_cli.commands.attack import ATTACKS
-
-    assert tuple(NORMS) == ATTACKS
-
-
 def test_attack_spec_is_hashable_and_exposes_norm():
     spec = AttackSpec("pgdl2", 0.5, 0.125, 10, True)
     assert spec.norm == "L2" and {spec: 1}[spec] == 1
+
+
+# --- every registered attack ---------------------------------------------------------------------
+
+
+def _ball_size(adv: torch.Tensor, clean: torch.Tensor, norm: str) -> torch.Tensor:
+    """(B,) size of each perturbation in the attack's norm."""
+    delta = (adv - clean).flatten(1)  # (B, C*H*W)
+    return delta.abs().amax(1) if norm == "Linf" else delta.norm(dim=1)
+
+
+@pytest.mark.parametrize("entry", list(ATTACKS.values()), ids=ATTACK_NAMES)
+def test_every_registered_attack_lowers_accuracy_inside_its_ball(entry, trained, test_set):
+    """Each entry runs through robust_accuracy at its default radius: accuracy drops, examples stay in the
+    eps ball of the entry's norm and in [0, 1], and its specs follow the entry (norm, one step or many)."""
+    images, labels = test_set.images[:64], test_set.labels[:64]
+    specs = sweep_specs(entry.name, None, steps=3)
+    eps = entry.default_eps
+    assert [s.eps for s in specs] == [eps] and specs[0].norm == entry.norm
+    if not entry.iterative:
+        assert (specs[0].alpha, specs[0].steps, specs[0].random_start) == (eps, 1, False)
+    result = robust_accuracy(trained[0], images, labels, specs, batch_size=32, seed=0, keep="float32")
+    assert result.robust[eps] <= result.clean
+    assert result.robust[eps] < result.clean  # the attack really ran: a natural model loses examples
+    adv = result.adversarial[eps]  # (N, 3, 32, 32) float32
+    clean = to_float(images_to_tensor(images))  # (N, 3, 32, 32) float32, what the attack started from
+    size = _ball_size(adv, clean, entry.norm)
+    assert size.max().item() <= eps * (1 + 1e-5) + 1e-6
+    assert size.max().item() > 0.5 * eps  # the examples moved (a clean copy would pass the ball check)
+    assert adv.min().item() >= 0 and adv.max().item() <= 1
+
+
+@pytest.mark.parametrize("entry", list(ATTACKS.values()), ids=ATTACK_NAMES)
+def test_make_attack_builds_the_registry_entry(entry, trained):
+    attack = make_attack(trained[0], entry.name, entry.default_eps, entry.default_eps / 4, 2, True)
+    built = entry.build(trained[0], entry.default_eps, entry.default_eps / 4, 2, True)
+    assert type(attack) is type(built)
+    with pytest.raises(ValueError):
+        make_attack(trained[0], entry.name, 0.0, 0.0, 1, False)  # eps 0 never reaches torchattacks
+
+
+@pytest.mark.parametrize("entry", list(ATTACKS.values()), ids=ATTACK_NAMES)
+def test_cli_runs_every_registered_attack_at_its_default_radius(entry, runs, tmp_path):
+    out = tmp_path / "r.json"
+    args = ["attack", str(runs / "natural"), "--attack", entry.name, "--steps", "2", "--n-examples", "32"]
+    result = CliRunner().invoke(app, [*args, "--device", "cpu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = read_results(out)
+    rows = frame[(frame.condition == entry.name) & (frame.metric == "accuracy")]
+    assert list(rows.param_eps) == [entry.default_eps] and (rows.param_norm == entry.norm).all()
+    steps = ", 2 steps" if entry.iterative else ""
+    assert f"({entry.norm}{steps}, n=32)" in result.output
+
+
+def test_attack_help_is_the_registry():
+    import typer.main
+
+    command = typer.main.get_command(app).commands["attack"]
+    helps = {p.name: p.help for p in command.params}
+    for entry in ATTACKS.values():
+        assert f"{entry.name}: {entry.summary}" in helps["attack"]
+    assert "Example:" in command.help
+
+
+def test_unknown_attack_names_the_registry():
+    with pytest.raises(SpecregError) as info:
+        sweep_specs("cw", [EPS8])
+    assert all(name in info.value.hint for name in ATTACK_NAMES)
+
+
+# --- provenance ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_cli_threads_is_applied_during_the_attack_and_recorded(runs, tmp_path, monkeypatch, restore_threads):
+    import specreg_cli.attack as lib
+
+    seen, real = [], lib.robust_accuracy
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lib, "robust_accuracy", spy)
+    target = 2 if torch.get_num_threads() != 2 else 1
+    args = ["attack", str(runs / "natural"), "--eps", "2/255", "--steps", "1", "--n-examples", "16"]
+    result = CliRunner().invoke(app, [*args, "--threads", str(target), "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert seen == [target]
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["provenance"]["arguments"]["threads"] == target
+
+
+def test_cli_paths_in_provenance_are_absolute(runs, tmp_path, monkeypatch):
+    """Relative paths on the command line are stored resolved: the results file still says where
+    everything was after the working folder changes."""
+    shutil.copytree(runs / "natural", tmp_path / "natural")
+    monkeypatch.chdir(tmp_path)
+    common = ["--device", "cpu", "--n-examples", "16", "--data-dir", "data"]
+    attacked = CliRunner().invoke(
+        app,
+        ["attack", "natural", "--eps", "2/255", "--steps", "1", "--out", "pgd.json", "--save-adv", "adv.npy"]
+        + common,
+    )
+    assert attacked.exit_code == 0, attacked.output
+    arguments = json.loads((tmp_path / "pgd.json").read_text())["provenance"]["arguments"]
+    assert arguments["checkpoints"] == [str(tmp_path / "natural")]
+    assert arguments["data_dir"] == str(tmp_path / "data")
+    assert arguments["out"] == str(tmp_path / "pgd.json")
+    assert arguments["save_adv"] == str(tmp_path / "adv.npy")
+    transferred = CliRunner().invoke(
+        app, ["attack", "natural", "--adv-from", "adv.npy", "--out", "transfer.json"] + common
+    )
+    assert transferred.exit_code == 0, transferred.output
+    arguments = json.loads((tmp_path / "transfer.json").read_text())["provenance"]["arguments"]
+    assert arguments["adv_from"] == str(tmp_path / "adv.npy")
+    assert arguments["checkpoints"] == [str(tmp_path / "natural")]

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import corruptions
 from specreg_cli.cifar10c_writer import write_cifar10c
@@ -147,3 +148,48 @@ def test_cli_prints_what_it_wrote(tmp_path, cli):
     assert code == 0 and "contrast.npy" in stdout and "labels.npy" in stdout
     assert np.load(out / "contrast.npy").shape == (30, 32, 32, 3)
     assert not (out / "fog.npy").exists()
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_threads_is_applied_while_writing_and_recorded(tmp_path, cli, monkeypatch, restore_threads):
+    import specreg_cli.cifar10c_writer as writer
+
+    seen, real = [], writer.write_cifar10c
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "write_cifar10c", spy)
+    target = 2 if torch.get_num_threads() != 2 else 1
+    out = tmp_path / "c"
+    code, _, stderr = cli(
+        "corrupt", "--dataset", "synthetic:train=4,test=6", "--out", out, "--corruptions", "contrast",
+        "--threads", target,
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert seen == [target]
+    assert json.loads((out / "corrupt.json").read_text())["arguments"]["threads"] == target
+
+
+def test_paths_in_the_sidecar_are_absolute(tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--dataset", "synthetic:train=4,test=6", "--corruptions", "contrast", "--data-dir", "data"]
+    code, _, stderr = cli("corrupt", "--out", "c", *args)
+    assert code == 0, stderr
+    arguments = json.loads((tmp_path / "c" / "corrupt.json").read_text())["arguments"]
+    assert arguments["out"] == str(tmp_path / "c") and arguments["data_dir"] == str(tmp_path / "data")
+
+
+def test_one_severity_tuple():
+    """The reader, the writer and the corruptions share corruptions.SEVERITIES (no copy to drift)."""
+    import specreg_cli.cifar10c_writer as writer
+    import specreg_cli.data.cifar10c as reader
+
+    assert writer.SEVERITIES is corruptions.SEVERITIES and reader.SEVERITIES is corruptions.SEVERITIES

@@ -70,7 +70,7 @@ def test_bad_labels(tmp_path):
     np.save(
         tmp_path / "labels.npy", np.concatenate([np.zeros(3), np.ones(3)]).astype(np.int64).repeat(5)[:30]
     )
-    with pytest.raises(SpecregError, match="tiled five times"):
+    with pytest.raises(SpecregError, match="tiled 5 times"):
         Cifar10CFolder(tmp_path)
     with pytest.raises(SpecregError, match="does not exist"):
         Cifar10CFolder(tmp_path / "nope")

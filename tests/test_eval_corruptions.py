@@ -12,10 +12,11 @@ import torch
 
 import corruptions
 from specreg_cli import corruption_eval as ce
-from specreg_cli.checkpoint import build_model, load_model, make_meta, save_checkpoint
+from specreg_cli.checkpoint import CHECKPOINT_NAME, build_model, load_model, make_meta, save_checkpoint
 from specreg_cli.cifar10c_writer import write_cifar10c
 from specreg_cli.cli import main
-from specreg_cli.data import BatchLoader, load_dataset
+from specreg_cli.data import BatchLoader, images_to_tensor, load_dataset, to_float
+from specreg_cli.data.cifar10c import Cifar10CFolder
 from specreg_cli.evaluate import accuracy
 from specreg_cli.results import read_results
 
@@ -64,7 +65,7 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     train = load_dataset(SPEC, "train")
     for path, model, method in [
-        (root / "natural" / "model.pt", _lenet(0, train, 3), "natural"),
+        (root / "natural" / CHECKPOINT_NAME, _lenet(0, train, 3), "natural"),
         (root / "other.pt", _lenet(1), "gauss"),
     ]:
         meta = make_meta(MODEL_CONFIG, method, train.identity, epoch=3, epochs=3, config={"dataset": SPEC})
@@ -285,3 +286,135 @@ def test_folder_all_and_clean_only_when_labels_match(natural, tmp_path, cli):
         tmp_path / "r2.json",
     )
     assert code == 1 and "labels" in stderr and not (tmp_path / "r2.json").exists()
+
+
+# --- benchmark mean, default names, threads, provenance paths --------------------------------------
+
+
+def test_registry_split_15_benchmark_and_4_extra():
+    assert len(ce.BENCHMARK_CORRUPTIONS) == 15 and len(ce.EXTRA_CORRUPTIONS) == 4
+    assert set(ce.BENCHMARK_CORRUPTIONS) | set(ce.EXTRA_CORRUPTIONS) == set(corruptions.RELEASED_CORRUPTIONS)
+    assert set(ce.EXTRA_CORRUPTIONS) == {"gaussian_blur", "saturate", "spatter", "speckle_noise"}
+
+
+def _folder_with_an_extra(root, test_split, model=None):
+    """contrast and fog written by specreg, plus saturate.npy (an extra corruption): with ``model``, for each
+    image a test image that ``model`` gets wrong for its label (so saturate's accuracy is 0, clearly apart
+    from the two others'), else the clean images."""
+    folder = root / "c10c"
+    write_cifar10c(folder, test_split.images, test_split.labels, ["contrast", "fog"])
+    images = test_split.images
+    if model is not None:
+        with torch.no_grad():
+            predicted = model(to_float(images_to_tensor(images))).argmax(1).numpy()  # (N,)
+        wrong = [int(np.flatnonzero(predicted != label)[0]) for label in test_split.labels]
+        images = images[wrong]
+    np.save(folder / "saturate.npy", np.tile(images, (5, 1, 1, 1)))
+    return folder
+
+
+def _table_row(stdout: str, first_cell: str) -> list[float]:
+    """The numbers of the rendered table row whose first cell is ``first_cell``."""
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("│|").split("│")]
+        if cells and cells[0] == first_cell:
+            return [float(c) for c in cells[1:]]
+    raise AssertionError(f"no row {first_cell!r} in:\n{stdout}")
+
+
+def test_all_from_a_folder_averages_the_benchmark_corruptions_only(natural, tmp_path, test_split, cli):
+    model, checkpoint = load_model(natural)
+    folder, out = _folder_with_an_extra(tmp_path, test_split, model), tmp_path / "r.json"
+    code, stdout, stderr = cli(
+        "eval-corruptions", natural, "--cifar10c-dir", folder, "--corruptions", "all", "--out", out
+    )
+    assert code == 0, stderr
+    records = [r for r in read_results(out).itertuples() if r.condition != "clean"]
+    assert {r.condition for r in records} == {"contrast", "fog", "saturate"}  # the extra one is evaluated
+    benchmark = [r.value for r in records if r.condition in ("contrast", "fog")]
+    with_extra = [r.value for r in records]
+    mean = sum(benchmark) / len(benchmark)
+    assert abs(mean - sum(with_extra) / len(with_extra)) > 0.01  # the test can tell the two means apart
+    assert _table_row(stdout, "mean")[-1] == pytest.approx(100 * mean, abs=0.051)
+    assert "saturate (extra)" in stdout
+    # the library's table says the same
+    result = ce.evaluate_corruptions(
+        [ce.EvalModel.from_checkpoint(model, checkpoint)],
+        ["contrast", "fog", "saturate"],
+        folder=Cifar10CFolder(folder),
+    )
+    table = ce.accuracy_table(result.records, "natural")
+    assert list(table.benchmark) == ["contrast", "fog"] and list(table.extra) == ["saturate"]
+    assert table.mean == pytest.approx(mean)
+
+
+def test_generated_and_folder_results_have_distinct_default_files(natural, tmp_path, test_split, cli):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / CHECKPOINT_NAME).write_bytes((natural / CHECKPOINT_NAME).read_bytes())
+    folder = _folder_with_an_extra(tmp_path, test_split)
+    args = ["--corruptions", "contrast", "--severities", "1", "--device", "cpu"]
+    assert cli("eval-corruptions", run, *args)[0] == 0
+    assert cli("eval-corruptions", run, "--cifar10c-dir", folder, *args)[0] == 0
+    generated = json.loads((run / ce.RESULTS_NAME).read_text())
+    from_files = json.loads((run / ce.CIFAR10C_RESULTS_NAME).read_text())
+    assert ce.RESULTS_NAME != ce.CIFAR10C_RESULTS_NAME
+    assert generated["provenance"]["arguments"]["cifar10c_dir"] is None
+    assert from_files["provenance"]["arguments"]["cifar10c_dir"] == str(folder)
+    loose = tmp_path / "loose.pt"
+    loose.write_bytes((natural / CHECKPOINT_NAME).read_bytes())
+    checkpoint = load_model(loose)[1]
+    assert ce.default_output(checkpoint).name == f"loose.{ce.RESULTS_NAME}"
+    assert ce.default_output(checkpoint, cifar10c=True).name == f"loose.{ce.CIFAR10C_RESULTS_NAME}"
+
+
+def test_help_names_both_default_files():
+    import typer.main
+
+    from specreg_cli.cli import app
+
+    command = typer.main.get_command(app).commands["eval-corruptions"]
+    out_help = next(p.help for p in command.params if p.name == "out")
+    assert ce.RESULTS_NAME in out_help and ce.CIFAR10C_RESULTS_NAME in out_help
+    assert "Example:" in command.help
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_threads_is_applied_during_the_evaluation_and_recorded(
+    natural, tmp_path, cli, monkeypatch, restore_threads
+):
+    seen, real = [], ce.evaluate_corruptions
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ce, "evaluate_corruptions", spy)
+    target = 2 if torch.get_num_threads() != 2 else 1
+    out = tmp_path / "r.json"
+    args = ["--corruptions", "contrast", "--severities", "1", "--device", "cpu", "--out", out]
+    code, _, stderr = cli("eval-corruptions", natural, "--threads", target, *args)
+    assert code == 0, stderr
+    assert seen == [target]
+    assert json.loads(out.read_text())["provenance"]["arguments"]["threads"] == target
+
+
+def test_paths_in_provenance_are_absolute(natural, tmp_path, test_split, cli, monkeypatch):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / CHECKPOINT_NAME).write_bytes((natural / CHECKPOINT_NAME).read_bytes())
+    _folder_with_an_extra(tmp_path, test_split)
+    monkeypatch.chdir(tmp_path)
+    args = ["--corruptions", "contrast", "--severities", "1", "--data-dir", "data", "--out", "r.json"]
+    code, _, stderr = cli("eval-corruptions", "run", "--cifar10c-dir", "c10c", *args)
+    assert code == 0, stderr
+    arguments = json.loads((tmp_path / "r.json").read_text())["provenance"]["arguments"]
+    assert arguments["checkpoints"] == [str(tmp_path / "run" / CHECKPOINT_NAME)]
+    assert arguments["cifar10c_dir"] == str(tmp_path / "c10c")
+    assert arguments["data_dir"] == str(tmp_path / "data")
+    assert arguments["out"] == str(tmp_path / "r.json")

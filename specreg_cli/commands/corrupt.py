@@ -14,6 +14,7 @@ from specreg_cli.options import (
     DatasetOption,
     DownloadOption,
     SeedOption,
+    ThreadsOption,
 )
 
 COMMAND_NAME = "corrupt"
@@ -44,6 +45,7 @@ def command(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     download: DownloadOption = False,
     batch_size: BatchSizeOption = 256,
+    threads: ThreadsOption = None,
 ) -> None:
     """Corrupt the dataset's TEST split and write it in the CIFAR-10-C layout.
 
@@ -54,15 +56,17 @@ def command(
     Example: specreg corrupt --dataset cifar10 --data-dir data --out data/CIFAR-10-C-specreg --seed 0
     """
     import corruptions as corruption_lib
-    from specreg_cli.cifar10c_writer import SEVERITIES, write_cifar10c
+    from specreg_cli.cifar10c_writer import write_cifar10c
     from specreg_cli.console import console, make_progress
     from specreg_cli.data import load_dataset
+    from specreg_cli.device import set_threads
     from specreg_cli.errors import SpecregError
     from specreg_cli.parsing import parse_names, parse_severities
     from specreg_cli.results import provenance
 
+    set_threads(threads)
     chosen = parse_severities(severities)
-    if tuple(chosen) != SEVERITIES:
+    if tuple(chosen) != corruption_lib.SEVERITIES:
         raise SpecregError(
             f"--severities {severities} leaves some out: the CIFAR-10-C layout holds all five",
             hint="drop --severities; pick severities when evaluating with "
@@ -79,6 +83,8 @@ def command(
         "severities": chosen,
         "seed": seed,
         "batch_size": batch_size,
+        "threads": threads,
+        "data_dir": data_dir.expanduser().resolve(),
         "out": out,
     }
     prov = provenance("corrupt", arguments, seed, dataset=test.identity)
@@ -100,7 +106,7 @@ def command(
             progress=report,
         )
     console.print(
-        f"wrote {len(names)} corruptions x 5 severities x {len(test)} images "
+        f"wrote {len(names)} corruptions x {len(corruption_lib.SEVERITIES)} severities x {len(test)} images "
         f"({test.identity.get('name')} test split, seed {seed}) to {out}"
     )
     for path in paths:

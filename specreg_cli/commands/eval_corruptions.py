@@ -1,4 +1,8 @@
-"""``specreg eval-corruptions``: clean accuracy and accuracy per (corruption, severity) for trained models."""
+"""``specreg eval-corruptions``: clean accuracy and accuracy per (corruption, severity) for trained models.
+
+The command parses options, calls the library (:mod:`specreg_cli.model_set`,
+:mod:`specreg_cli.corruption_eval`) and renders.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from specreg_cli.options import (
     DownloadOption,
     NExamplesOption,
     SeedOption,
+    ThreadsOption,
 )
 
 COMMAND_NAME = "eval-corruptions"
@@ -24,8 +29,7 @@ def command(
     checkpoints: Annotated[
         list[Path],
         typer.Argument(
-            help="Run directories (their model.pt) or checkpoint files; the models share the corrupted "
-            "images.",
+            help="Run directories (or their checkpoint files); the models share the corrupted images.",
             show_default=False,
         ),
     ],
@@ -34,7 +38,9 @@ def command(
         typer.Option(
             "--corruptions",
             help="Comma-separated corruption names, or all. Generated: impulse_noise, fog, "
-            "contrast; with --cifar10c-dir: any of the 19 released ones present in the folder.",
+            "contrast; with --cifar10c-dir: any of the 19 released ones present in the folder (means are "
+            "over the 15 benchmark corruptions; the 4 extra ones, gaussian_blur, saturate, spatter and "
+            "speckle_noise, are listed apart).",
         ),
     ] = "impulse_noise,fog,contrast",
     severities: Annotated[
@@ -54,11 +60,13 @@ def command(
     batch_size: BatchSizeOption = 256,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
+    threads: ThreadsOption = None,
     dataset: Annotated[
         str | None,
         typer.Option(
             "--dataset",
-            help="Test split to evaluate on (default: the dataset the checkpoints were trained on): "
+            help="Test split to evaluate on (default: the test split the checkpoints were trained "
+            "alongside; checkpoints of different test splits need this option): "
             "synthetic[:train=..,test=..,seed=..] | cifar10.",
             show_default=False,
         ),
@@ -69,8 +77,10 @@ def command(
         Path | None,
         typer.Option(
             "--out",
-            help="One results file (JSON) for every model. Default: <run_dir>/corruptions.json per "
-            "model (<name>.corruptions.json beside a loose checkpoint file).",
+            help="One results file (JSON) for every model. Default, per model: "
+            "<run_dir>/corruptions.json for generated corruptions, <run_dir>/corruptions-cifar10c.json with "
+            "--cifar10c-dir (<name>.corruptions.json or <name>.corruptions-cifar10c.json beside a loose "
+            "checkpoint file), so the two evaluations of a run don't overwrite each other.",
             show_default=False,
         ),
     ] = None,
@@ -84,32 +94,25 @@ def command(
     Example: specreg eval-corruptions runs/natural runs/masked --severities 1-5 --out results/corruptions.json
     """
     from specreg_cli import corruption_eval as ce
-    from specreg_cli.checkpoint import load_model, test_set_warnings
+    from specreg_cli.checkpoint import test_set_warnings
     from specreg_cli.console import err_console, make_progress
     from specreg_cli.data.cifar10c import Cifar10CFolder
-    from specreg_cli.data.datasets import load_dataset, parse_dataset_spec
-    from specreg_cli.device import resolve_device
+    from specreg_cli.data.datasets import parse_dataset_spec
+    from specreg_cli.device import set_threads
+    from specreg_cli.model_set import checkpoint_hashes, evaluation_dataset, load_model_set
     from specreg_cli.parsing import parse_severities
     from specreg_cli.results import provenance, write_results
 
+    set_threads(threads)
     chosen_severities = parse_severities(severities)
     folder = Cifar10CFolder(cifar10c_dir) if cifar10c_dir is not None else None
     names = ce.select_corruptions(corruptions, folder)
-    torch_device = resolve_device(device)
-    loaded = [load_model(path, torch_device) for path in checkpoints]
-    outputs = ce.plan_outputs([c for _, c in loaded], out)
-    spec = ce.dataset_spec_for([c for _, c in loaded], dataset)
-    dataset_name = parse_dataset_spec(spec)[0]
-    if folder is None:
-        clean, notes = load_dataset(spec, "test", data_dir=data_dir, download=download), []
-    else:
-        clean, note = ce.clean_for_folder(
-            folder, spec, data_dir, download, n_examples, explicit=dataset is not None
-        )
-        notes = [note] if note else []
-
+    loaded = load_model_set(checkpoints, device)
+    outputs = ce.plan_outputs(loaded.checkpoints, out, cifar10c=folder is not None)
+    spec = evaluation_dataset(loaded.checkpoints, dataset)
+    clean, notes = ce.clean_split(spec, folder, data_dir, download, n_examples, explicit=dataset is not None)
     if clean is not None:
-        for line in test_set_warnings([c for _, c in loaded], clean.identity):
+        for line in test_set_warnings(loaded.checkpoints, clean.identity):
             err_console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
     models = [ce.EvalModel.from_checkpoint(model, checkpoint) for model, checkpoint in loaded]
     with make_progress() as progress:
@@ -124,23 +127,26 @@ def command(
             chosen_severities,
             clean=clean,
             folder=folder,
-            dataset_name=dataset_name,
+            dataset_name=parse_dataset_spec(spec)[0],
             seed=seed,
             batch_size=batch_size,
-            device=torch_device,
+            device=loaded.device,
             n=n_examples,
             progress=report,
         )
 
     arguments = {
-        "checkpoints": [str(c.path) for _, c in loaded],
+        "checkpoints": [str(c.path) for c in loaded.checkpoints],
         "corruptions": names,
         "severities": chosen_severities,
         "cifar10c_dir": str(folder.path) if folder else None,
         "n_examples": n_examples,
         "batch_size": batch_size,
-        "device": str(torch_device),
+        "device": str(loaded.device),
+        "threads": threads,
         "dataset": spec,
+        "data_dir": str(data_dir.expanduser().resolve()),
+        "out": str(out.expanduser().resolve()) if out is not None else None,
     }
     written = []
     for path, members in outputs:  # one file for all models with --out, else one per run directory
@@ -149,7 +155,7 @@ def command(
             arguments,
             seed,
             dataset=ce.source_identity(clean, folder),
-            checkpoints=ce.checkpoint_hashes(members),
+            checkpoints=checkpoint_hashes(members),
         )
         prov["timing"] = result.timing.as_dict()  # seconds generating / reading / in the models
         written.append(write_results(path, result.records_of(members), prov))
@@ -167,23 +173,31 @@ def _render(result, models, notes: list[str], written: list[Path]) -> None:
         return "-" if value is None else f"{100 * value:.1f}"
 
     for entry in models:
-        clean, grid = ce.accuracy_table(result.records, entry.run)
-        severities = sorted({s for row in grid.values() for s in row})
+        accuracies = ce.accuracy_table(result.records, entry.run)
+        severities = accuracies.severities
         table = Table(
             title=f"{entry.run} ({entry.method}, {entry.arch}): accuracy % on {result.n} images, "
-            f"clean {pct(clean)}"
+            f"clean {pct(accuracies.clean)}",
+            caption="(extra): not one of the 15 benchmark corruptions, so not in the mean"
+            if accuracies.extra
+            else None,
         )
         table.add_column("corruption")
         for s in severities:
             table.add_column(f"s{s}", justify="right")
         table.add_column("mean", justify="right", style="bold")
-        for name, row in grid.items():
-            values = [row[s] for s in severities]
-            table.add_row(name, *map(pct, values), pct(sum(values) / len(values)))
-        if len(grid) > 1:
-            columns = [[grid[name][s] for name in grid] for s in severities]
-            means = [sum(c) / len(c) for c in columns]
-            table.add_row("mean", *map(pct, means), pct(sum(means) / len(means)), style="bold")
+        for name, row in accuracies.benchmark.items():
+            table.add_row(name, *(pct(row.get(s)) for s in severities), pct(accuracies.row_mean(row)))
+        if len(accuracies.benchmark) > 1:
+            means = accuracies.severity_means
+            table.add_row(
+                "mean", *(pct(means.get(s)) for s in severities), pct(accuracies.mean), style="bold"
+            )
+        if accuracies.extra:
+            table.add_section()
+            for name, row in accuracies.extra.items():
+                cells = (pct(row.get(s)) for s in severities)
+                table.add_row(f"{name} (extra)", *cells, pct(accuracies.row_mean(row)), style="dim")
         console.print(table)
     t = result.timing
     source = f"reading files {t.read_s:.1f} s" if t.read_s else f"generating corruptions {t.generate_s:.1f} s"

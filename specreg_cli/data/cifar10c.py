@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from corruptions import RELEASED_CORRUPTIONS
+from corruptions import RELEASED_CORRUPTIONS, SEVERITIES
 from specreg_cli.errors import SpecregError
 
-SEVERITIES = (1, 2, 3, 4, 5)
+BLOCKS = len(SEVERITIES)  # severity blocks per file (and label tilings)
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -52,19 +52,19 @@ class Cifar10CFolder:
         if (
             labels.ndim != 1
             or labels.size == 0
-            or labels.size % 5
+            or labels.size % BLOCKS
             or not np.issubdtype(labels.dtype, np.integer)
         ):
             raise SpecregError(
-                f"{labels_path} must be a 1-D integer array of 5 x N labels, got "
+                f"{labels_path} must be a 1-D integer array of {BLOCKS} x N labels, got "
                 f"{labels.dtype} {labels.shape}"
             )
         if labels.min() < 0 or labels.max() > 9:
             raise SpecregError(f"{labels_path} holds labels outside 0..9")
-        self.n = labels.size // 5  # test images per severity block
-        blocks = labels.reshape(5, self.n)
+        self.n = labels.size // BLOCKS  # test images per severity block
+        blocks = labels.reshape(BLOCKS, self.n)
         if not (blocks == blocks[0]).all():
-            raise SpecregError(f"{labels_path} is not the same N labels tiled five times")
+            raise SpecregError(f"{labels_path} is not the same N labels tiled {BLOCKS} times")
         self.labels = blocks[0].astype(np.int64)
         self._arrays: dict[str, np.ndarray] = {}
 
@@ -85,10 +85,10 @@ class Cifar10CFolder:
                 have = ", ".join(self.available()) or "none"
                 raise SpecregError(f"{path} is missing", hint=f"this folder has: {have}")
             array = _load_npy(path)
-            if array.dtype != np.uint8 or array.shape != (5 * self.n, 32, 32, 3):
+            if array.dtype != np.uint8 or array.shape != (BLOCKS * self.n, 32, 32, 3):
                 raise SpecregError(
                     f"{path} is {array.dtype} {array.shape}, expected uint8 "
-                    f"{(5 * self.n, 32, 32, 3)} to match labels.npy"
+                    f"{(BLOCKS * self.n, 32, 32, 3)} to match labels.npy"
                 )
             self._arrays[name] = array
         return self._arrays[name]
@@ -96,7 +96,10 @@ class Cifar10CFolder:
     def block(self, name: str, severity: int) -> tuple[np.ndarray, np.ndarray]:
         """(images, labels) of one severity: a (N, 32, 32, 3) uint8 memmap slice and (N,) int64 labels."""
         if severity not in SEVERITIES:
-            raise SpecregError(f"severity {severity} is not valid", hint="valid severities: 1, 2, 3, 4, 5")
+            raise SpecregError(
+                f"severity {severity} is not valid",
+                hint=f"valid severities: {', '.join(map(str, SEVERITIES))}",
+            )
         start = (severity - 1) * self.n
         return self.array(name)[start : start + self.n], self.labels
 
