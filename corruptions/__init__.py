@@ -15,7 +15,9 @@ from corruptions.contrast import contrast
 from corruptions.fog import fog, plasma_fractal
 from corruptions.impulse_noise import impulse_noise
 from corruptions.registry import (
+    BENCHMARK_CORRUPTIONS,
     CORRUPTIONS,
+    EXTRA_CORRUPTIONS,
     REGISTRY,
     RELEASED_CORRUPTIONS,
     SEVERITIES,
@@ -24,7 +26,9 @@ from corruptions.registry import (
 )
 
 __all__ = [
+    "BENCHMARK_CORRUPTIONS",
     "CORRUPTIONS",
+    "EXTRA_CORRUPTIONS",
     "REGISTRY",
     "RELEASED_CORRUPTIONS",
     "SEVERITIES",

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 import corruptions
+from corruptions.registry import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS  # noqa: F401  (re-exported)
 from specreg_cli.checkpoint import CHECKPOINT_NAME
 from specreg_cli.data.datasets import ImageSet, load_dataset
 from specreg_cli.data.loader import images_to_tensor, to_float
@@ -60,9 +61,6 @@ DEFAULT_CORRUPTIONS = ("impulse_noise", "fog", "contrast")  # the paper's Table 
 DEFAULT_BATCH_SIZE = 256  # images per batch: ResNet-20 on a CPU runs fastest around 128-256 (cache-sized)
 RESULTS_NAME = "corruptions.json"  # default results file in a run directory: generated corruptions
 CIFAR10C_RESULTS_NAME = "corruptions-cifar10c.json"  # ... and corruptions read with --cifar10c-dir
-# The release's 4 extra corruptions (after the 15 benchmark ones in RELEASED_CORRUPTIONS): never in a mean.
-EXTRA_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
-BENCHMARK_CORRUPTIONS = tuple(n for n in corruptions.RELEASED_CORRUPTIONS if n not in EXTRA_CORRUPTIONS)
 
 ProgressFn = Callable[[int, int, str], None]  # (batches done, batches in total, what is running)
 
