@@ -185,8 +185,12 @@ def test_set_warnings(checkpoints: list[Checkpoint], test_identity: dict) -> lis
 
 
 def build_model(model_config: dict, generator: torch.Generator | None = None) -> nn.Module:
-    """Create the architecture of ``model_config`` and, for masked models, insert the spectral masks."""
+    """Create the architecture of ``model_config`` with its switches (normalisation, dropout:
+    :mod:`specreg_cli.models.options`) and, for masked models, insert the spectral masks."""
+    from specreg_cli.models.options import apply_model_options, model_options
+
     model = create_model(model_config["arch"], num_classes=model_config.get("num_classes", 10))
+    apply_model_options(model, **model_options(model_config))
     if model_config.get("spectral"):
         from specreg_cli.spectral import MaskConfig, apply_spectral_masks
 

@@ -23,8 +23,10 @@ where M is a learnable real mask of shape (C, H, W//2+1) (per output channel, th
   written from that notation does. With std, the fine-tune init masks ~16% of the frequencies at the
   start (P[N(0.6, 0.1) < 0.5]); read as a variance (std 0.316) it masks ~38%, which would wreck the
   trained model being fine-tuned. ``spread_kind="variance"`` takes the square root instead.
-- Random drop (paper Table 1): in training only, a random fraction ``random_drop`` of the *kept*
-  frequencies is zeroed at each forward (no rescaling); dropped entries get no mask gradient.
+- Random drop (Table 1's "random drop 0.2 after using our method"; the paper does not define it, this
+  is specreg's reading): in training only, a random fraction ``random_drop`` of the *kept* frequencies
+  is zeroed at each forward, drawn afresh per forward from the layer's noise stream, with no rescaling
+  (unlike dropout's 1/(1-p)); dropped entries get no mask gradient. Evaluation never drops.
 - The filter itself (fft reference, circulant and matmul-DFT backends, proven equal in the tests; "auto" picks
   the fastest measured per map size) lives in :mod:`specreg_cli.spectral_dft`. On
   the self-conjugate columns (k=0 and k=W/2) entries h and -h are one real frequency: such a pair acts

@@ -113,7 +113,8 @@ def model_config(config: TrainConfig) -> dict:
             spectral = MaskConfig.from_dict(options).to_dict()
         except (TypeError, ValueError) as exc:
             raise SpecregError(f"bad mask option: {exc}") from None
-    return {"arch": config.arch, "num_classes": 10, "spectral": spectral}
+    switches = {"normalize": config.normalize, "dropout": config.dropout}  # models/options.py
+    return {"arch": config.arch, "num_classes": 10, "spectral": spectral, **switches}
 
 
 def _build_fresh_model(config: TrainConfig, model_cfg: dict) -> nn.Module:
@@ -123,7 +124,13 @@ def _build_fresh_model(config: TrainConfig, model_cfg: dict) -> nn.Module:
     source = load_checkpoint(config.init_from, expected_arch=config.arch)
     model = build_model({**model_cfg, "spectral": None})
     weights = {k: v for k, v in source.state_dict.items() if not k.endswith("spectral_mask")}
-    model.load_state_dict(weights)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError:  # e.g. a source trained with --no-normalize has no normalize.* buffers
+        raise SpecregError(
+            f"--init-from {source.path} does not fit this model (its layers differ)",
+            hint="fine-tune with the source run's --normalize / --no-normalize setting",
+        ) from None
     if model_cfg["spectral"]:
         from specreg_cli.spectral import MaskConfig, apply_spectral_masks
 
@@ -306,6 +313,8 @@ class Trainer:
             self.device,
             train=True,
             seed=config.seed,
+            crop=config.crop,
+            flip=config.flip,
         )
         test_loader = BatchLoader(self.test_set.images, self.test_set.labels, 500, self.device)
         subset = min(CLEAN_TRAIN_IMAGES, len(self.train_set))

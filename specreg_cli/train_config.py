@@ -28,7 +28,14 @@ class TrainConfig:
     batch_size: int = 128  # recipe: images per SGD step
     lr: float = 0.01  # paper: SGD learning rate on CIFAR
     momentum: float = 0.9  # paper
-    weight_decay: float = 1e-4  # paper (= recipe): L2 on weights, not on masks
+    weight_decay: float = 1e-4  # paper (= recipe): L2 on weights, not on masks (0: Table 1's "off")
+    # the paper's Table 1 switches (LeNet); each default is what specreg always did before they existed
+    normalize: bool = True  # the model's first layer standardises with CIFAR-10's mean/std (off: no layer)
+    crop: bool = True  # recipe: random 32x32 crop after 4 pixels of zero padding, per image and epoch
+    flip: bool = True  # recipe: random horizontal flip, probability 1/2 ("data augmentation")
+    # probability of zeroing a unit of the hidden fully connected layers in training (LeNet: after fc1 and
+    # fc2); Table 1's "dropout keep-prob 0.9" is 0.1. Models without hidden FC layers refuse > 0
+    dropout: float = 0.0
     # recipe: step = lr x0.1 at 50% and again at 75% of training; cosine = per-step cosine to 0
     schedule: str = "step"
     seed: int = 0  # init, data order, augmentation, perturbations
@@ -68,7 +75,7 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Check ranges; raise SpecregError naming the option and the valid range."""
         numbers = ("lr", "momentum", "weight_decay", "noise_std", "noise_fraction", "adv_eps", "adv_alpha")
-        numbers += ("mask_lr_mult", "mask_weight_decay")
+        numbers += ("mask_lr_mult", "mask_weight_decay", "dropout")
         for name in numbers:  # inf and nan pass every range check below, and train a broken model
             if not math.isfinite(getattr(self, name)):
                 raise SpecregError(
@@ -84,6 +91,7 @@ class TrainConfig:
             (self.lr > 0, "--lr must be > 0"),
             (0 <= self.momentum < 1, "--momentum must be in [0, 1)"),
             (self.weight_decay >= 0, "--weight-decay must be >= 0"),
+            (0 <= self.dropout < 1, "--dropout must be in [0, 1) (a drop probability; keep-prob 0.9 = 0.1)"),
             (self.noise_std >= 0, "--noise-std must be >= 0"),
             (0 <= self.noise_fraction <= 1, "--noise-fraction must be in [0, 1]"),
             (self.adv_eps >= 0 and self.adv_alpha >= 0, "--adv-eps and --adv-alpha must be >= 0"),

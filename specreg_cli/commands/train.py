@@ -27,6 +27,7 @@ from specreg_cli.train_config import SCHEDULES, TrainConfig
 
 COMMAND_NAME = "train"
 GAUSS, ADV, MASK, SPEED = "gauss method", "adversarial method", "masked method", "speed"
+TABLE1 = "input and regularisation switches (the paper's Table 1)"
 DEFAULTS = TrainConfig()
 # command parameters that are not TrainConfig fields of the same name
 MASK_PARAMS = ("mask_per_layer", "mask_stochastic", "mask_stem", "mask_init_mean", "mask_init_spread")
@@ -88,6 +89,33 @@ def command(
     weight_decay: Annotated[
         float, typer.Option(help="L2 weight decay on weights (paper: 1e-4).")
     ] = DEFAULTS.weight_decay,
+    normalize: Annotated[
+        bool,
+        typer.Option(
+            help="The model's first layer standardises the input with CIFAR-10's mean and std; "
+            "--no-normalize builds the model without that layer (the paper's Table 1 switch).",
+            rich_help_panel=TABLE1,
+        ),
+    ] = DEFAULTS.normalize,
+    crop: Annotated[
+        bool,
+        typer.Option(
+            help="Random 32x32 crop after 4 pixels of zero padding (recipe).", rich_help_panel=TABLE1
+        ),
+    ] = DEFAULTS.crop,
+    flip: Annotated[
+        bool,
+        typer.Option(help="Random horizontal flip, probability 1/2 (recipe).", rich_help_panel=TABLE1),
+    ] = DEFAULTS.flip,
+    dropout: Annotated[
+        float,
+        typer.Option(
+            help="Drop probability on the hidden fully connected layers in training (lenet: after fc1 "
+            "and fc2); the paper's keep-prob 0.9 is --dropout 0.1. Architectures without hidden FC layers "
+            "refuse > 0.",
+            rich_help_panel=TABLE1,
+        ),
+    ] = DEFAULTS.dropout,
     schedule: Annotated[
         Schedule,
         typer.Option(
@@ -172,7 +200,9 @@ def command(
     mask_random_drop: Annotated[
         float,
         typer.Option(
-            help="Drop this fraction of the kept frequencies per training step (paper's Table 1 variant).",
+            help="Training only: zero this fraction of the frequencies the mask keeps, drawn afresh at "
+            "every forward, no rescaling (specreg's reading of Table 1's \"random drop 0.2 after using "
+            'our method").',
             rich_help_panel=MASK,
         ),
     ] = 0.0,
@@ -261,6 +291,10 @@ def command(
         lr=lr,
         momentum=momentum,
         weight_decay=weight_decay,
+        normalize=normalize,
+        crop=crop,
+        flip=flip,
+        dropout=dropout,
         schedule=schedule.value,
         seed=seed,
         group=group,

@@ -5,6 +5,11 @@ permutation; random crop (zero-pad 4) and horizontal flip are done for a whole b
 index arithmetic, so there is no DataLoader, no worker process and no per-image Python. The same code
 runs on CPU and GPU, and the batches of an epoch depend only on (seed, epoch): a resumed run sees the
 same batches as an uninterrupted one.
+
+Crop and flip are switches (the paper's Table 1 turns them on and off): an augmentation that is off
+leaves its images as they are, while every batch still draws the same random numbers, so turning one
+of them off changes nothing else (the other's draws, the order) and the default (both on) is the same
+bytes as before the switches existed.
 """
 
 from __future__ import annotations
@@ -36,18 +41,31 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 def random_crop_flip(
-    batch_u8: torch.Tensor, generator: torch.Generator, padding: int = CROP_PADDING
+    batch_u8: torch.Tensor,
+    generator: torch.Generator,
+    padding: int = CROP_PADDING,
+    crop: bool = True,
+    flip: bool = True,
 ) -> torch.Tensor:
-    """Random crop after zero padding, and random horizontal flip, for a whole uint8 (B, C, H, W) batch."""
+    """Random crop after zero padding, and random horizontal flip, for a whole uint8 (B, C, H, W) batch.
+
+    ``crop=False`` keeps every image in place (the centre crop of the padded image), ``flip=False`` flips
+    none; the offsets and coin flips are drawn either way (see the module docstring)."""
     b, c, h, w = batch_u8.shape
     device = batch_u8.device
-    padded = F.pad(batch_u8, (padding,) * 4)  # (B, C, H+2p, W+2p)
     dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(device)
     dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(device)
-    flip = torch.rand(b, generator=generator).lt(0.5).to(device)
+    flips = torch.rand(b, generator=generator).lt(0.5).to(device)
+    if not crop and not flip:
+        return batch_u8
+    if not crop:
+        dy, dx = torch.full_like(dy, padding), torch.full_like(dx, padding)
+    if not flip:
+        flips = torch.zeros_like(flips)
+    padded = F.pad(batch_u8, (padding,) * 4)  # (B, C, H+2p, W+2p)
     rows = dy[:, None] + torch.arange(h, device=device)  # (B, H)
     cols = torch.arange(w, device=device).expand(b, w)  # (B, W)
-    cols = torch.where(flip[:, None], cols.flip(1), cols) + dx[:, None]
+    cols = torch.where(flips[:, None], cols.flip(1), cols) + dx[:, None]
     batch_index = torch.arange(b, device=device)[:, None, None, None]
     chan_index = torch.arange(c, device=device)[None, :, None, None]
     return padded[batch_index, chan_index, rows[:, None, :, None], cols[:, None, None, :]]  # (B, C, H, W)
@@ -62,8 +80,8 @@ class BatchLoader:
         loader.set_epoch(3)
         for x, y in loader: ...
 
-    train=True shuffles, augments (crop + flip) and drops the last partial batch (so BatchNorm never sees
-    a batch of one); train=False keeps the order and every example.
+    train=True shuffles, augments (crop and flip, each unless switched off) and drops the last partial
+    batch (so BatchNorm never sees a batch of one); train=False keeps the order and every example.
     """
 
     def __init__(
@@ -74,12 +92,15 @@ class BatchLoader:
         device: torch.device | str = "cpu",
         train: bool = False,
         seed: int = 0,
+        crop: bool = True,
+        flip: bool = True,
     ):
         self.images = images_to_tensor(images, device)  # (N, C, H, W) uint8
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
         self.batch_size = int(batch_size)
         self.train = train
         self.seed = seed
+        self.crop, self.flip = crop, flip
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -102,5 +123,5 @@ class BatchLoader:
         order = torch.randperm(n, generator=generator).to(self.images.device)
         for i in range(len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size]
-            batch = random_crop_flip(self.images[index], generator)
+            batch = random_crop_flip(self.images[index], generator, crop=self.crop, flip=self.flip)
             yield to_float(batch), self.labels[index]
