@@ -182,6 +182,7 @@ def test_csv_files_are_pandas_ready(four_methods, tmp_path):
         "table.training",
         "table.runs",
         "table.seeds",
+        "table.benchmark",
         "table.provenance",
     )
     assert sorted(p.name for p in out.parent.iterdir()) == sorted(f"{name}.csv" for name in names)
@@ -461,7 +462,7 @@ def test_same_inputs_same_bytes(four_methods, tmp_path):
         files = sorted(p for p in folder.rglob("*") if p.is_file())
         outputs.append({p.relative_to(folder).as_posix(): p.read_bytes() for p in files})
     assert outputs[0] == outputs[1]
-    assert len(outputs[0]) == 11  # table.md, 7 CSV tables, 3 PNGs
+    assert len(outputs[0]) == 12  # table.md, 8 CSV tables, 3 PNGs
     assert str(tmp_path) not in outputs[0]["table.md"].decode()  # no machine paths in the report
 
 

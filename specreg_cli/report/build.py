@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from specreg_cli.errors import SpecregError
-from specreg_cli.report import checks, tables
+from specreg_cli.report import checks, mce, tables
 from specreg_cli.report import seeds as seed_stats
 from specreg_cli.report.checks import Issue
 from specreg_cli.report.columns import Column
@@ -38,6 +38,7 @@ class Report:
     issues: list[Issue] = field(default_factory=list)  # flagged (allow_mixed) problems
     provenance: list[tuple[str, str]] = field(default_factory=list)  # (item, text), see report.provenance
     figures: list[tuple[str, Path]] = field(default_factory=list)  # (caption, path) to embed in Markdown
+    benchmark: pd.DataFrame = field(default_factory=pd.DataFrame)  # error, CE, mCE per group (mce.py)
 
     @property
     def footer(self) -> list[str]:
@@ -87,6 +88,7 @@ def build_report(
         baseline,
         issues,
         provenance_items(inputs, accuracy, columns, by_column),
+        benchmark=mce.benchmark_table(accuracy, groups, inputs.runs, baseline),
     )
 
 

@@ -1,12 +1,14 @@
 """The report as CSV: one table per file, each ready for ``pandas.read_csv``.
 
-``write_csv(report, "table.csv")`` writes six files (every one, header only when the table is empty)::
+``write_csv(report, "table.csv")`` writes one file per table (header only when the table is empty)::
 
     table.csv               Table 2: one row per (method row, column)
     table.per_severity.csv  per (method row, corruption, severity), plus each mean over the severities
     table.table3.csv        per (masked run, layer): fraction of frequencies masked at the final epoch
     table.training.csv      per run directory: recipe, epochs, method options, final accuracies
     table.runs.csv          per (method row, run): the runs (seeds) a row of the first two averages
+    table.benchmark.csv     per (method row, metric, corruption, severity): error, CE, mCE, relative mCE
+                            (mean, 95% interval over seeds; report/mce.py)
     table.provenance.csv    per provenance line: item (versions, dataset, attack, ...) and its text
 
 Values are numbers, never formatted text: accuracies and masked fractions as fractions in [0, 1] (8
@@ -31,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from specreg_cli.atomic import write_text_atomic
+from specreg_cli.report import mce
 from specreg_cli.report.build import Report
 from specreg_cli.report.tables import MEAN
 
@@ -77,7 +80,7 @@ PROVENANCE_COLUMNS = ("item", "text")
 INTEGER_COLUMNS = ("severity", "steps", "n_seeds", "n_runs", "n_images", "epoch", "seed", "epochs_done")
 INTEGER_COLUMNS += ("epochs", "batch_size")
 FRACTION_COLUMNS = ("value", "std", "masked_fraction", "train_acc", "test_acc", "gap")
-TABLE_NAMES = ("table2", "per_severity", "table3", "training", "runs", "seeds", "provenance")  # file order
+TABLE_NAMES = ("table2", "per_severity", "table3", "training", "runs", "seeds", "benchmark", "provenance")
 
 
 def csv_tables(report: Report) -> dict[str, str]:
@@ -89,6 +92,7 @@ def csv_tables(report: Report) -> dict[str, str]:
         "training": report.training.reindex(columns=TRAINING_COLUMNS),
         "runs": _runs(report.table2),
         "seeds": report.seeds.reindex(columns=SEED_COLUMNS),  # intervals and paired differences
+        "benchmark": mce.csv_frame(report.benchmark),  # error, CE, mCE (report/mce.py)
         "provenance": pd.DataFrame(report.provenance, columns=PROVENANCE_COLUMNS),
     }
     return {name: _csv_text(frames[name]) for name in TABLE_NAMES}

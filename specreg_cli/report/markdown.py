@@ -175,8 +175,11 @@ def to_markdown(report: Report) -> str:
         "",
     ]
     parts += _table_notes(report)
+    from specreg_cli.report.mce_markdown import benchmark_markdown  # it imports this module's helpers
+
     sections = [
         ("Over seeds: 95% intervals (Student t) and paired differences", seeds_markdown(report)),
+        (f"CIFAR-10-C metrics: error (%), mCE against {report.baseline}", benchmark_markdown(report)),
         ("Accuracy (%) per corruption and severity", per_severity_markdown(report)),
         ("Table 3: frequencies masked (%) per layer, final epoch", table3_markdown(report)),
         ("Training runs", training_markdown(report)),
