@@ -9,16 +9,37 @@ import numpy as np
 import torch
 
 from corruptions._common import SEVERITIES, check_images, check_severity
+from corruptions.brightness import brightness
 from corruptions.contrast import contrast
 from corruptions.fog import fog
+from corruptions.gaussian_noise import gaussian_noise
 from corruptions.impulse_noise import impulse_noise
+from corruptions.jpeg_compression import jpeg_compression
+from corruptions.pixelate import pixelate
+from corruptions.saturate import saturate
 from corruptions.seeding import MAX_INDEX, check_seed
+from corruptions.shot_noise import shot_noise
+from corruptions.speckle_noise import speckle_noise
 
 # fn(images (N, 32, 32, 3) uint8 tensor, severity 1..5, seed, indices (N,) int64) -> uint8 tensor
 CorruptionFn = Callable[[torch.Tensor, int, int, torch.Tensor], torch.Tensor]
 
 # Built from the functions, so a name can't drift from its implementation.
-REGISTRY: dict[str, CorruptionFn] = {fn.__name__: fn for fn in (impulse_noise, fog, contrast)}
+REGISTRY: dict[str, CorruptionFn] = {
+    fn.__name__: fn
+    for fn in (
+        impulse_noise,
+        fog,
+        contrast,
+        brightness,
+        saturate,
+        jpeg_compression,
+        pixelate,
+        gaussian_noise,
+        shot_noise,
+        speckle_noise,
+    )
+}
 CORRUPTIONS: tuple[str, ...] = tuple(REGISTRY)  # what this package can generate
 
 # The released CIFAR-10-C file stems, in the order of the reference generator (hendrycks/robustness,

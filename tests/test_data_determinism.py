@@ -2,11 +2,11 @@
 
 The synthetic dataset, the corruptions, the training batches (order, crop, flip) and the attack's
 noise draws are hashed in subprocesses under each of ATen's CPU kernel paths this CPU can run
-(``ATEN_CPU_CAPABILITY`` default / avx2 / avx512), with numpy's dispatchable SIMD targets and glibc's
-FMA/AVX2 libm variants switched off, and with 1 and 2 threads; every hash must equal the one computed
-in this process. The default synthetic splits are pinned, so a change of bytes is noticed (and must
-be a deliberate change of these constants). Most of the time goes on importing torch in the
-subprocesses (they run at once).
+(``ATEN_CPU_CAPABILITY`` default / avx2 / avx512), with numpy's dispatchable SIMD targets, glibc's
+FMA/AVX2 libm variants and libjpeg-turbo's SIMD code switched off, and with 1 and 2 threads; every
+hash must equal the one computed in this process. The default synthetic splits are pinned, so a
+change of bytes is noticed (and must be a deliberate change of these constants). Most of the time
+goes on importing torch in the subprocesses (they run at once).
 
 Run as a script (``python tests/test_data_determinism.py THREADS``) it prints the probe's hashes as
 JSON: that is what the subprocesses run.
@@ -120,6 +120,7 @@ def _variants(native: str) -> dict[str, tuple[dict[str, str], int]]:
     simd_off = {
         "NPY_DISABLE_CPU_FEATURES": " ".join(_numpy_dispatch_targets()),
         "GLIBC_TUNABLES": GLIBC_NO_FMA,
+        "JSIMD_FORCENONE": "1",  # libjpeg-turbo (Pillow's JPEG codec) without its SIMD code
         "OMP_NUM_THREADS": "2",
     }
     variants["numpy baseline SIMD, glibc libm without FMA, 2 threads"] = (simd_off, 2)
