@@ -9,11 +9,13 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 
 console = Console()
@@ -32,4 +34,16 @@ def make_progress(transient: bool = False) -> Progress:
         TextColumn("{task.fields[status]}"),
         console=err_console,
         transient=transient,
+    )
+
+
+def make_download_progress() -> Progress:
+    """A progress bar for a download: a description, a bar, bytes done of total, speed, remaining time."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
     )

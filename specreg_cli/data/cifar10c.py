@@ -6,10 +6,15 @@ dtype). N is 10,000 for the official files; the reader accepts any N so that sma
 folders use the same code path. Files are memory-mapped: selecting one (corruption, severity) block
 reads only that block from disk, never a whole 150 MB file.
 
+The released files (:data:`RELEASE`, 2.9 GB) are fetched by :func:`download_cifar10c`: streamed into
+``--data-dir``, resumable, checked against the published MD5, unpacked atomically
+(:mod:`specreg_cli.data.download`).
+
 Example::
 
     folder = Cifar10CFolder("data/CIFAR-10-C")
     images, labels = folder.block("fog", severity=3)   # (10000, 32, 32, 3) uint8 memmap, (10000,) int64
+    folder = open_cifar10c("data/CIFAR-10-C", download=True, data_dir="data")  # fetches it when missing
 """
 
 from __future__ import annotations
@@ -19,9 +24,19 @@ from pathlib import Path
 import numpy as np
 
 from corruptions import RELEASED_CORRUPTIONS, SEVERITIES
+from specreg_cli.data.download import Archive, ProgressFn, fetch_folder
 from specreg_cli.errors import SpecregError
 
 BLOCKS = len(SEVERITIES)  # severity blocks per file (and label tilings)
+# The release: Zenodo record 2535967 (Hendrycks & Dietterich, "CIFAR-10-C"), file CIFAR-10-C.tar, which
+# unpacks to CIFAR-10-C/ (labels.npy and the 19 <corruption>.npy). The MD5 is the one published for that
+# file on the record's page (https://zenodo.org/record/2535967), not one computed here.
+RELEASE = Archive(
+    url="https://zenodo.org/record/2535967/files/CIFAR-10-C.tar",
+    md5="56bf5dcef84df0e2308c6dcbcbbd8499",
+    filename="CIFAR-10-C.tar",
+    folder="CIFAR-10-C",
+)
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -43,7 +58,8 @@ class Cifar10CFolder:
         if not self.path.is_dir():
             raise SpecregError(
                 f"CIFAR-10-C folder {self.path} does not exist",
-                hint="point --cifar10c-dir at the folder holding labels.npy and <corruption>.npy",
+                hint="point --cifar10c-dir at the folder holding labels.npy and <corruption>.npy, or add "
+                "--download to fetch the released files (2.9 GB) into it",
             )
         labels_path = self.path / "labels.npy"
         if not labels_path.exists():
@@ -106,3 +122,44 @@ class Cifar10CFolder:
     def identity(self) -> dict:
         """What a result record says about where its images came from."""
         return {"name": "cifar10-c", "path": str(self.path), "n_per_severity": self.n}
+
+
+def validate_folder(path: Path) -> Cifar10CFolder:
+    """A :class:`Cifar10CFolder` with every corruption file in it checked (dtype and shape; headers only)."""
+    folder = Cifar10CFolder(path)
+    for name in folder.available():
+        folder.array(name)
+    unknown = sorted(
+        p.name for p in folder.path.glob("*.npy") if p.stem not in (*RELEASED_CORRUPTIONS, "labels")
+    )
+    if unknown:
+        raise SpecregError(f"{folder.path} holds files that are not CIFAR-10-C: {', '.join(unknown)}")
+    return folder
+
+
+def download_cifar10c(
+    target: str | Path,
+    data_dir: str | Path,
+    progress: ProgressFn | None = None,
+    release: Archive | None = None,
+) -> Cifar10CFolder:
+    """Fetch ``release`` into ``data_dir`` and unpack it as the folder ``target`` (see
+    :func:`specreg_cli.data.download.fetch_folder`); the validated folder."""
+    target = Path(target).expanduser().resolve()
+    release = release or RELEASE  # read when called, so a test can point it at a local server
+    fetch_folder(release, Path(data_dir).expanduser().resolve(), target, validate_folder, progress)
+    return Cifar10CFolder(target)
+
+
+def open_cifar10c(
+    path: str | Path,
+    download: bool = False,
+    data_dir: str | Path = "data",
+    progress: ProgressFn | None = None,
+    release: Archive | None = None,
+) -> Cifar10CFolder:
+    """The folder at ``path``; with ``download``, the released one fetched there first when ``path`` holds
+    no ``labels.npy`` (the archive goes through ``data_dir``)."""
+    if download and not (Path(path).expanduser() / "labels.npy").exists():
+        return download_cifar10c(path, data_dir, progress, release)
+    return Cifar10CFolder(path)
