@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import operator
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
 from corruptions._common import SEVERITIES, check_images, check_severity
 from corruptions.brightness import brightness
 from corruptions.contrast import contrast
+from corruptions.defocus_blur import defocus_blur
 from corruptions.fog import fog
+from corruptions.gaussian_blur import gaussian_blur
 from corruptions.gaussian_noise import gaussian_noise
+from corruptions.glass_blur import glass_blur
+from corruptions.image_formats import as_uint8_batch
 from corruptions.impulse_noise import impulse_noise
 from corruptions.jpeg_compression import jpeg_compression
 from corruptions.pixelate import pixelate
@@ -38,6 +42,9 @@ REGISTRY: dict[str, CorruptionFn] = {
         gaussian_noise,
         shot_noise,
         speckle_noise,
+        gaussian_blur,
+        defocus_blur,
+        glass_blur,
     )
 }
 CORRUPTIONS: tuple[str, ...] = tuple(REGISTRY)  # what this package can generate
@@ -84,46 +91,57 @@ def get_corruption(name: str) -> CorruptionFn:
     raise ValueError(f"unknown corruption {name!r}; choose one of: {choices}")
 
 
-def corrupt(images, name: str, severity: int, seed: int = 0, start_index: int = 0):
-    """Corrupt a batch of CIFAR images, reproducibly: one image's bytes depend only on
+def corrupt(images, name: str, severity: int, seed: int = 0, start_index: int = 0, **options):
+    """Corrupt CIFAR images, reproducibly: one image's bytes depend only on
     ``(seed, name, severity, start_index + i)``, whatever the batch size, order or device.
 
     Args:
-        images: uint8 (N, 32, 32, 3) NHWC RGB, a numpy array or a torch tensor on any device.
-        name: one of :data:`CORRUPTIONS` ("impulse_noise", "fog", "contrast").
+        images: RGB, channels last, a numpy array or a torch tensor on any device: a batch
+            (N, 32, 32, 3) or one (32, 32, 3) image; uint8 (0..255), or floating point in [0, 1]
+            (quantised to ``round(x * 255)``, the 256 levels the reference corrupts).
+        name: one of :data:`CORRUPTIONS`.
         severity: 1..5.
-        seed: integer in ``[0, 2**64)`` (contrast is deterministic and ignores it).
+        seed: integer in ``[0, 2**64)`` (deterministic corruptions ignore it).
         start_index: dataset index of ``images[0]``; image ``i`` is index ``start_index + i``.
+        options: keyword options of the corruption, e.g. ``frost_dir`` for frost.
     Returns:
-        The corrupted images: same type, dtype, shape (and device, for a tensor). The input is not
-        modified.
+        The corrupted images in the input's format: same type, shape, dtype (floats: ``y / 255``)
+        and device. The input is not modified.
     Raises:
-        ValueError: unknown name, severity outside 1..5, seed or start_index out of range, images
-            not uint8 (N, 32, 32, 3).
+        ValueError: unknown name or option, severity outside 1..5, seed or start_index out of range,
+            images not RGB channels-last, not 32x32 (the parameters are CIFAR-10-C's), not uint8 or
+            floats in [0, 1].
 
     Example:
+        >>> import numpy as np
         >>> x = np.zeros((4, 32, 32, 3), dtype=np.uint8)
         >>> y = corrupt(x, "impulse_noise", severity=3, seed=0)
         >>> np.array_equal(y[2:], corrupt(x[2:], "impulse_noise", 3, seed=0, start_index=2))
         True
+        >>> corrupt(np.full((32, 32, 3), 0.5), "contrast", 1).shape      # one float image in [0, 1]
+        (32, 32, 3)
     """
     fn = get_corruption(name)
     severity = check_severity(severity)
     seed = check_seed(seed)
     start = _check_start_index(start_index)
-    if isinstance(images, np.ndarray):
-        tensor = _numpy_to_tensor(images)
-    elif isinstance(images, torch.Tensor):
-        tensor = images
-    else:
-        raise ValueError(f"images must be a numpy array or a torch tensor, got {type(images).__name__}")
+    _check_options(fn, options)
+    tensor, restore = as_uint8_batch(images)
     check_images(tensor)
     n = tensor.shape[0]
     if start + n - 1 > MAX_INDEX:
         raise ValueError(f"start_index + N must not exceed 2**62, got {start} + {n}")
     indices = torch.arange(start, start + n, dtype=torch.int64, device=tensor.device)
-    out = fn(tensor, severity, seed, indices)
-    return out.numpy() if isinstance(images, np.ndarray) else out
+    return restore(fn(tensor, severity, seed, indices, **options))
+
+
+def _check_options(fn: CorruptionFn, options: dict) -> None:
+    """ValueError for an option that the corruption does not take (its keyword-only parameters)."""
+    accepted = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    for key in options:
+        if key not in accepted:
+            takes = f"its options are: {', '.join(accepted)}" if accepted else "it takes no options"
+            raise ValueError(f"corruption {fn.__name__!r} has no option {key!r}; {takes}")
 
 
 def _check_start_index(start_index) -> int:
@@ -137,18 +155,6 @@ def _check_start_index(start_index) -> int:
             if start >= 0:
                 return start
     raise ValueError(f"start_index must be a non-negative integer, got {start_index!r}")
-
-
-def _numpy_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """A CPU tensor sharing memory with ``images`` where possible (never written to)."""
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
-        raise ValueError(
-            f"images must be uint8 with shape (N, 32, 32, 3) (NHWC, RGB); "
-            f"got {images.dtype} with shape {images.shape}"
-        )
-    if not images.flags.writeable or not images.flags.c_contiguous:
-        images = np.array(images, order="C")  # torch.from_numpy warns on read-only arrays
-    return torch.from_numpy(images)
 
 
 __all__ = [
