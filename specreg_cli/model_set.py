@@ -6,7 +6,9 @@ was trained alongside. Two checkpoints share a split when their recorded test-sp
 (``meta["test_dataset"]["sha256"]``) are equal, or, where one of them records none, when their dataset
 specs agree once the train part is ignored: ``synthetic:train=96,test=32`` and
 ``synthetic:train=64,test=32`` share one. Checkpoints of different splits are refused (one line, with
-the hint to pass ``--dataset``): their numbers would come from different images.
+the hint to pass ``--dataset``): their numbers would come from different images. External models
+(``--model MODULE:FACTORY --weights FILE``, :mod:`specreg_cli.external_model`) record no split: they are
+evaluated on the checkpoints' split, and ``--dataset`` is needed when there are only external models.
 
 Example::
 
@@ -30,6 +32,7 @@ from specreg_cli.checkpoint import Checkpoint, load_model, resolve_checkpoint_pa
 from specreg_cli.data.datasets import parse_dataset_spec
 from specreg_cli.device import resolve_device
 from specreg_cli.errors import SpecregError
+from specreg_cli.external_model import ExternalModel, ExternalSpec, load_external
 
 
 @dataclass
@@ -37,7 +40,7 @@ class ModelSet:
     """Models in eval mode on ``device`` with their checkpoints, in the order given; run names distinct."""
 
     device: torch.device
-    models: list[tuple[nn.Module, Checkpoint]]
+    models: list[tuple[nn.Module, Checkpoint | ExternalModel]]
 
     def __iter__(self) -> Iterator[tuple[nn.Module, Checkpoint]]:
         return iter(self.models)
@@ -46,11 +49,11 @@ class ModelSet:
         return len(self.models)
 
     @property
-    def checkpoints(self) -> list[Checkpoint]:
+    def checkpoints(self) -> list[Checkpoint | ExternalModel]:
         return [checkpoint for _, checkpoint in self.models]
 
-    def hashes(self) -> dict[str, dict[str, str]]:
-        """run -> {"path", "sha256"} of every checkpoint (what provenance records)."""
+    def hashes(self) -> dict[str, dict]:
+        """run -> {"path", "sha256"} of every checkpoint, plus "external" for external models (provenance)."""
         return checkpoint_hashes(self.checkpoints)
 
 
@@ -64,21 +67,52 @@ def check_distinct_runs(runs: Sequence[str]) -> None:
         )
 
 
-def load_model_set(paths: Sequence[str | Path], device: torch.device | str = "auto") -> ModelSet:
-    """Load every checkpoint (run directory or file) on ``device`` (``auto`` | ``cpu`` | ``cuda``).
+def load_model_set(
+    paths: Sequence[str | Path],
+    device: torch.device | str = "auto",
+    external: ExternalSpec | None = None,
+    weights: Sequence[str | Path] = (),
+) -> ModelSet:
+    """Load every checkpoint (run directory or file) on ``device`` (``auto`` | ``cpu`` | ``cuda``), then one
+    external model per file of ``weights``, each built by ``external`` (``--model``).
 
     Names are checked before anything is loaded: a missing checkpoint or two of one run name is a
-    :class:`SpecregError`.
+    :class:`SpecregError`; so are ``--weights`` without ``--model`` (or the reverse) and nothing to load.
     """
+    check_external_options(external, weights)
     resolved = [resolve_checkpoint_path(path) for path in paths]
-    check_distinct_runs([run_name_for(path) for path in resolved])
+    if not resolved and not weights:
+        raise SpecregError(
+            "no model to evaluate",
+            hint="pass run directories, or --model MODULE:FACTORY --weights FILE",
+        )
+    check_distinct_runs([run_name_for(path) for path in [*resolved, *(Path(w) for w in weights)]])
     torch_device = device if isinstance(device, torch.device) else resolve_device(device)
-    return ModelSet(torch_device, [load_model(path, torch_device) for path in resolved])
+    models = [load_model(path, torch_device) for path in resolved]
+    models += [load_external(external, path, torch_device) for path in weights]
+    return ModelSet(torch_device, models)
 
 
-def checkpoint_hashes(checkpoints: Sequence[Checkpoint]) -> dict[str, dict[str, str]]:
-    """run -> {"path", "sha256"}: what provenance says about the checkpoints behind a results file."""
-    return {c.run_name: {"path": str(c.path), "sha256": c.sha256} for c in checkpoints}
+def check_external_options(external: ExternalSpec | None, weights: Sequence[str | Path]) -> None:
+    """``--model`` and ``--weights`` go together (random weights would give no result worth a record)."""
+    if external is not None and not weights:
+        raise SpecregError(f"--model {external.target} needs --weights FILE", hint="a saved state_dict")
+    if weights and external is None:
+        raise SpecregError(
+            "--weights needs --model MODULE:FACTORY (the code that builds the model)",
+            hint="e.g. --model torchvision.models:resnet18 --model-kwargs num_classes=10",
+        )
+
+
+def checkpoint_hashes(checkpoints: Sequence[Checkpoint | ExternalModel]) -> dict[str, dict]:
+    """run -> {"path", "sha256"}: what provenance says about the checkpoints behind a results file; an
+    external model adds "external" (:meth:`ExternalModel.provenance`: factory, kwargs, mean/std, code)."""
+    return {c.run_name: _hash_entry(c) for c in checkpoints}
+
+
+def _hash_entry(source: Checkpoint | ExternalModel) -> dict:
+    entry = {"path": str(source.path), "sha256": source.sha256}
+    return entry | ({"external": source.provenance()} if isinstance(source, ExternalModel) else {})
 
 
 def split_key(spec: str) -> tuple:
@@ -104,22 +138,28 @@ def evaluation_dataset(checkpoints: Sequence[Checkpoint], override: str | None =
     if override:
         parse_dataset_spec(override)  # validates; raises SpecregError listing the choices
         return override
-    for checkpoint in checkpoints:
+    if not checkpoints:
+        raise ValueError("no checkpoints")
+    recorded = [c for c in checkpoints if not isinstance(c, ExternalModel)]  # external: no split recorded
+    if not recorded:
+        raise SpecregError(
+            "an external model (--model) records no dataset, so the test split must be named",
+            hint="pass --dataset cifar10 (or synthetic[:test=..])",
+        )
+    for checkpoint in recorded:
         if checkpoint.dataset_spec is None:
             raise SpecregError(
                 f"checkpoint {checkpoint.path} does not record the dataset it was trained on",
                 hint="pass --dataset synthetic or --dataset cifar10",
             )
-    if not checkpoints:
-        raise ValueError("no checkpoints")
-    differ = next((pair for pair in combinations(checkpoints, 2) if not same_test_split(*pair)), None)
+    differ = next((pair for pair in combinations(recorded, 2) if not same_test_split(*pair)), None)
     if differ is not None:
         listed = ", ".join(_describe(c) for c in differ)
         raise SpecregError(
             f"the checkpoints were trained alongside different test splits ({listed})",
             hint="pass --dataset to evaluate them all on one test split, or evaluate them separately",
         )
-    return checkpoints[0].dataset_spec
+    return recorded[0].dataset_spec
 
 
 def _describe(checkpoint: Checkpoint) -> str:

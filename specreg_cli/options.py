@@ -48,6 +48,56 @@ NExamplesOption = Annotated[
     int | None,
     typer.Option("--n-examples", min=1, help="Evaluate only the first N test images (default: all)."),
 ]
+# An external model (specreg_cli.external_model): any nn.Module factory with a saved state_dict.
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Also evaluate a model specreg did not train: MODULE:FACTORY, e.g. torchvision.models:resnet18 "
+        "or path/to/net.py:Net, built as FACTORY(**--model-kwargs) and given --weights. Importing MODULE "
+        "runs its code (your own model code, as `import MODULE` would); the weights file is only read as "
+        "tensors. Needs --dataset when no run is given (an external model records no test split).",
+        show_default=False,
+    ),
+]
+WeightsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--weights",
+        help="State_dict file(s) for --model (torch.save(model.state_dict(), FILE)); repeat for several "
+        "models of one factory. Read with torch.load(weights_only=True) and loaded strictly: missing or "
+        "unexpected keys, other shapes and NaN/inf weights are refused. The run name is the file's stem.",
+        show_default=False,
+    ),
+]
+ModelKwargsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model-kwargs",
+        help="Keyword arguments for FACTORY: key=value,... (values read as JSON: num_classes=10,"
+        "weights=null) "
+        "or a JSON object ('{\"num_classes\": 10}').",
+        show_default=False,
+    ),
+]
+MeanOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mean",
+        help="Per-channel mean for --model, e.g. 0.4914,0.4822,0.4465: specreg puts Normalize((x - mean) / "
+        "std) before the model. Default: none added (the model gets [0, 1] pixels and must normalise "
+        "inside, as RobustBench models do).",
+        show_default=False,
+    ),
+]
+StdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--std",
+        help="Per-channel std for --model (with --mean), e.g. 0.2470,0.2435,0.2616.",
+        show_default=False,
+    ),
+]
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -56,6 +106,11 @@ __all__ = [
     "DatasetOption",
     "DeviceOption",
     "DownloadOption",
+    "MeanOption",
+    "ModelKwargsOption",
+    "ModelOption",
     "NExamplesOption",
     "SeedOption",
+    "StdOption",
+    "WeightsOption",
 ]

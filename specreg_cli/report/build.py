@@ -67,7 +67,9 @@ def build_report(
     severity = parse_severity(severity)
     accuracy = tables.accuracy_rows(inputs.records)
     columns, by_column = tables.split_columns(accuracy)
-    groups = tables.row_groups(accuracy, {r.name: r.config.get("group") for r in inputs.runs})
+    # an external model is a row of its own (its weights say nothing about seeds): its run is its group
+    arms = {run: run for run in inputs.external_runs} | {r.name: r.config.get("group") for r in inputs.runs}
+    groups = tables.row_groups(accuracy, arms)
     issues = _issues(accuracy, columns, by_column, groups, inputs, severity)
     if issues and not allow_mixed:
         raise SpecregError(

@@ -62,6 +62,17 @@ class ReportInputs:
     provenances: list[dict]  # one per results file, with "source" (absolute path) added
     runs: list[RunInfo]  # sorted by name
 
+    @property
+    def external_runs(self) -> dict[str, dict]:
+        """Run name -> what the results files record about an external model (``--model``): its factory,
+        kwargs, weights hash and normalisation (``ExternalModel.provenance``, specreg_cli.external_model)."""
+        found = {}
+        for prov in self.provenances:
+            for run, info in (prov.get("checkpoints") or {}).items():
+                if isinstance(info, dict) and isinstance(info.get("external"), dict):
+                    found[run] = info["external"]
+        return dict(sorted(found.items()))
+
 
 def load_inputs(paths: list[str | Path]) -> ReportInputs:
     """Results files (files as given, folders searched recursively) and run directories found in folders.

@@ -26,6 +26,7 @@ PROVENANCE_ITEMS = (
     "attack",
     "sanity_checks",
     "checkpoints",
+    "external_models",
     "results_files",
 )  # the items, in the footer's order (dataset and attack: one line each)
 
@@ -50,6 +51,7 @@ def provenance_items(
     if len(hashes):
         listed = ", ".join(f"{run} {short_hash(sha)}" for run, sha in hashes.itertuples(index=False))
         items.append(("checkpoints", "checkpoints (sha256): " + listed))
+    items += [("external_models", line) for line in _external_lines(inputs.external_runs)]
     sources = sorted(Path(p["source"]) for p in provs)
     items.append(("results_files", "results files: " + ", ".join(relative(sources))))
     return items
@@ -145,3 +147,24 @@ def relative(paths: list[Path]) -> list[str]:
     common = Path(os.path.commonpath([p.parent for p in paths]))
     base = common.parent if len(paths) > 1 else common
     return [str(p.relative_to(base)) for p in paths]
+
+
+def _external_lines(external: dict[str, dict]) -> list[str]:
+    """One line per external model (``--model``): which code and weights, which normalisation."""
+    lines = []
+    for run, info in external.items():
+        given = (
+            info.get("kwargs") if isinstance(info.get("kwargs"), dict) else {}
+        )  # a file may be hand-edited
+        kwargs = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        code = info.get("code") if isinstance(info.get("code"), dict) else {}
+        version = code.get("package") or (
+            f"file sha256 {short_hash(code['file_sha256'])}" if code.get("file_sha256") else ""
+        )
+        lines.append(
+            f"external model {run}: {info.get('model', '?')}({kwargs})"
+            + (f" [{version}]" if version else "")
+            + f", weights sha256 {short_hash(info.get('weights_sha256'))}"
+            + f", normalisation {info.get('normalization', '?')}"
+        )
+    return lines
