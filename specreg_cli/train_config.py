@@ -17,6 +17,29 @@ GROUP_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 MAX_SEED = 2**31 - 1  # seeds feed numpy and torch generators; both take at least 31 bits
 
 
+# `specreg train` options that are MaskConfig fields, saved under TrainConfig.mask (option -> field)
+MASK_OPTIONS = {
+    "mask_stochastic": "stochastic",
+    "mask_stem": "include_stem",
+    "mask_init_mean": "init_mean",
+    "mask_init_spread": "init_spread",
+    "mask_init_spread_kind": "spread_kind",
+    "mask_random_drop": "random_drop",
+    "mask_backend": "backend",
+    "mask_threshold": "threshold",
+    "mask_conv_grad": "conv_grad",
+}
+
+
+def saved_option(config: dict, option: str) -> object:
+    """The value of the ``specreg train`` option ``option`` (``batch_size``, ``mask_random_drop``) in a
+    saved TrainConfig dict (None when absent): mask options live in its ``mask`` dict."""
+    if option in MASK_OPTIONS:
+        mask = config.get("mask")
+        return mask.get(MASK_OPTIONS[option]) if isinstance(mask, dict) else None
+    return config.get(option)
+
+
 @dataclass
 class TrainConfig:
     method: str = "natural"  # a name from specreg_cli.methods.METHODS

@@ -20,6 +20,7 @@ from specreg_cli.cli import app
 from specreg_cli.errors import SpecregError
 from specreg_cli.methods import METHODS
 from specreg_cli.parsing import parse_pixel_values
+from specreg_cli.reproduce import runner as runner_module
 
 
 def run_in_process(args, log):
@@ -41,7 +42,7 @@ def run_in_process(args, log):
 
 
 def test_public_presets_follow_the_brief():
-    assert lib.PUBLIC_PRESETS == ("demo", "study", "paper")
+    assert lib.PUBLIC_PRESETS == ("demo", "study", "paper", "table1")
     demo, paper = lib.PRESETS["demo"], lib.PRESETS["paper"]
     assert demo.dataset == "synthetic" and demo.eval_n is None
     assert demo.train == {
@@ -64,7 +65,7 @@ def test_public_presets_follow_the_brief():
     }
     assert sorted(a.steps for a in paper.attacks) == [10, 20]
     assert all(8 / 255 in parse_pixel_values([a.eps]) and a.n_examples is None for a in paper.attacks)
-    with pytest.raises(SpecregError, match="demo, study, paper"):
+    with pytest.raises(SpecregError, match="demo, study, paper, table1"):
         lib.get_preset("fast")
 
 
@@ -263,7 +264,9 @@ def test_reproduce_help_names_the_public_presets_only():
 
 def test_unknown_preset_is_a_user_error(tmp_path):
     result = CliRunner().invoke(app, ["reproduce", "--preset", "huge", "--out", str(tmp_path)])
-    assert isinstance(result.exception, SpecregError) and "demo, study, paper" in result.exception.hint
+    assert (
+        isinstance(result.exception, SpecregError) and "demo, study, paper, table1" in result.exception.hint
+    )
     assert not any(tmp_path.iterdir())
 
 
@@ -298,7 +301,7 @@ def fake_plan(monkeypatch):
         calls.append({"steps": steps, "runner": runner, "jobs": jobs})
         return []
 
-    monkeypatch.setattr(lib, "run_plan", run_plan)
+    monkeypatch.setattr(runner_module, "run_plan", run_plan)  # what the local engine calls
     return calls
 
 

@@ -50,8 +50,12 @@ class Step:
 
 
 def option(name: str, value: object) -> list[str]:
-    """``--batch-size 128`` from ``("batch_size", 128)``: TrainConfig names to CLI options."""
-    return [f"--{name.replace('_', '-')}", str(value)]
+    """``--batch-size 128`` from ``("batch_size", 128)``: TrainConfig names to CLI options; a boolean is
+    its flag, ``--crop`` or ``--no-crop``."""
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return [f"--{flag}" if value else f"--no-{flag}"]
+    return [f"--{flag}", str(value)]
 
 
 def plan(
@@ -92,7 +96,7 @@ def plan(
             evaluations.append(_corruption_step(preset, run, out, common, corruptions_dir))
             evaluations += [_attack_step(sweep, run, out, common) for sweep in preset.attacks]
     steps = [*trains, *evaluations]
-    return [*steps, *_report_steps(out, tuple(s.name for s in evaluations))]
+    return [*steps, *_report_steps(out, tuple(s.name for s in evaluations), preset.cam_images)]
 
 
 def _checked_arms(preset: Preset) -> tuple[Arm, ...]:
@@ -168,11 +172,13 @@ def _attack_step(sweep: AttackPlan, run: Path, out: Path, common: list[str]) -> 
     return Step(f"{sweep.name} {run.name}", "evaluate", tuple(argv), target, (f"train {run.name}",), (run,))
 
 
-def _report_steps(out: Path, evaluations: tuple[str, ...]) -> list[Step]:
-    """The Markdown report (with plots) and the CSV tables, after every evaluation."""
+def _report_steps(out: Path, evaluations: tuple[str, ...], cam_images: int = 0) -> list[Step]:
+    """The Markdown report (with plots, and Figure 3's activation maps when ``cam_images``) and the CSV
+    tables, after every evaluation."""
     inputs = [str(out / "results"), str(out / "runs")]
     markdown = ("report", *inputs, "--format", "md", *option("out", out / "table.md"))
     markdown += tuple(option("plots", out / "plots"))
+    markdown += tuple(option("cam_images", cam_images)) if cam_images else ()
     table = ("report", *inputs, "--format", "csv", *option("out", out / "table.csv"))
     return [
         Step("report md", "report", markdown, out / "table.md", evaluations),

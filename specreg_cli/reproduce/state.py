@@ -19,6 +19,7 @@ from pathlib import Path
 
 from specreg_cli.errors import SpecregError
 from specreg_cli.reproduce.plan import Step
+from specreg_cli.train_config import saved_option  # torch-free; mask options live in the config's mask dict
 
 DONE, TODO, RESUME, RESTART, ALWAYS = "done", "todo", "resume", "restart", "always"
 
@@ -52,9 +53,9 @@ def _train_state(step: Step) -> str:
     if state is None:
         return TODO
     mismatch = [
-        f"{key} {state.config.get(key)!r} (the plan wants {value!r})"
+        f"{key} {saved_option(state.config, key)!r} (the plan wants {value!r})"
         for key, value in step.expected
-        if not _same(state.config.get(key), value)
+        if not _same(saved_option(state.config, key), value)
     ]
     if mismatch:
         raise SpecregError(
