@@ -8,10 +8,15 @@ from typing import Annotated
 import typer
 
 from specreg_cli.options import DeviceOption, DownloadOption, SeedOption, ThreadsOption
+from specreg_cli.reproduce.engines import DEFAULT_ENGINE, ENGINES
 from specreg_cli.reproduce.presets import PRESETS, PUBLIC_PRESETS
 
 COMMAND_NAME = "reproduce"
-PRESET_HELP = " | ".join(f"{name}: {PRESETS[name].describe()}" for name in PUBLIC_PRESETS) + "."
+PRESET_HELP = (
+    " | ".join(f"{name}: {PRESETS[name].describe()}" for name in PUBLIC_PRESETS)
+    + ". Several, comma-separated, sweep as one plan and one report (runs named <preset>-<arm>)."
+)
+ENGINE_HELP = " | ".join(f"{e.name}: {e.help}" for e in ENGINES.values()) + "."
 
 
 def command(
@@ -72,11 +77,21 @@ def command(
             "--jobs",
             min=1,
             help="Steps run at once, each with cores/jobs threads (or --threads). Default: 1 on a GPU, "
-            "else one per CPU core (at most 4).",
+            "else one per CPU core (at most 4). With --engine ray: the size of a Ray started here.",
             show_default=False,
         ),
     ] = None,
     threads: ThreadsOption = None,
+    engine: Annotated[str, typer.Option("--engine", help=ENGINE_HELP)] = DEFAULT_ENGINE,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="With --engine ray: the Ray cluster to join (auto, or HEAD_IP:6379 of `ray start --head`). "
+            "Default: start Ray on this machine.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the whole comparison: train natural, gauss, adversarial and masked models with one recipe and
     seed, evaluate impulse noise / fog / contrast (severities 1-5) and PGD, and write the report
@@ -86,12 +101,16 @@ def command(
     unfinished training run continues where it stopped. Independent steps run side by side (--jobs);
     --threads sets every step's torch threads (through OMP_NUM_THREADS / MKL_NUM_THREADS).
     Each step's output is in OUT/logs/ and its wall and CPU time in OUT/timings.csv.
+    --engine ray runs each step as a Ray task (here, or on the cluster at --ray-address; a worker that dies
+    is retried and its training resumes); on a cluster --out must be a shared file system.
 
     Example: specreg reproduce --preset demo --out reports/demo
 
     Example: specreg reproduce --preset demo --dataset synthetic:train=600,test=200 --jobs 2 --threads 1
 
     Example: specreg reproduce --preset study --seeds 0-4 --out reports/study
+
+    Example: specreg reproduce --preset paper --seeds 0-2 --engine ray --ray-address auto --out /shared/paper
     """
     import time
 
@@ -106,9 +125,11 @@ def command(
     if seeds is not None and seed != 0:
         raise SpecregError("--seed and --seeds exclude each other", hint="e.g. --seeds 0-4, or --seed 3")
     seed_list = parse_int_list(seeds, "--seeds", "0-4 or 0,2,5") if seeds is not None else None
-    chosen = lib.get_preset(preset)
+    chosen = [lib.get_preset(name.strip()) for name in preset.split(",")]
+    run_with = lib.get_engine(engine)
+    settings = lib.EngineSettings(jobs=jobs, threads=threads, device=device, address=ray_address)
     out = out.expanduser().resolve()
-    steps = lib.plan(
+    steps = lib.sweep(
         chosen,
         out,
         seed=seed,
@@ -119,17 +140,12 @@ def command(
         download=download,
         cifar10c_dir=cifar10c_dir,
     )
-    jobs = jobs or lib.default_jobs(cuda=_uses_cuda(device))
-    each = lib.threads_per_step(jobs, threads=threads)
-    console.print(
-        f"[bold]reproduce --preset {chosen.name}[/bold]: {chosen.describe(dataset)}", highlight=False
-    )
-    console.print(
-        f"{len(steps)} steps into {out}, {jobs} at a time"
-        + (f", {each} thread{'s' * (each > 1)} each" if each else "")
-        + f"; logs in {out / 'logs'}",
-        highlight=False,
-    )
+    for each in chosen:
+        console.print(
+            f"[bold]reproduce --preset {each.name}[/bold]: {each.describe(dataset)}", highlight=False
+        )
+    how = run_with.describe(settings)
+    console.print(f"{len(steps)} steps into {out}, {how}; logs in {out / 'logs'}", highlight=False)
     running: dict[str, str] = {}
     verbs = {lib.RESUME: "resuming", lib.RESTART: "restarting"}
 
@@ -146,14 +162,7 @@ def command(
             progress.console.print(_line(index, len(steps), step.name, timing), highlight=False)
             progress.update(task, advance=1, status=", ".join(running.values()))
 
-        timings = lib.run_plan(
-            steps,
-            out,
-            runner=lib.subprocess_runner(jobs, threads=threads),
-            jobs=jobs,
-            on_start=on_start,
-            on_end=on_end,
-        )
+        timings = run_with.run(steps, out, settings, on_start, on_end)
 
     ran = [t for t in timings if t.wall_s is not None]
     table = Table(title=f"wrote {out / 'table.md'}, {out / 'table.csv'}, {out / 'plots'}")
@@ -175,7 +184,7 @@ def command(
     )
     console.print(table)
     elapsed = time.perf_counter() - started
-    console.print(f"wall time of this invocation: {elapsed:.1f} s ({jobs} steps at a time)", highlight=False)
+    console.print(f"wall time of this invocation: {elapsed:.1f} s ({how})", highlight=False)
 
 
 def _line(index: int, total: int, name: str, timing) -> str:
@@ -188,11 +197,3 @@ def _line(index: int, total: int, name: str, timing) -> str:
         f"[{color}]{index + 1:>2}/{total}[/{color}]  {name:<30} {timing.status:<9} "
         f"{timing.wall_s:8.1f} s wall  {cpu:>8} s CPU"
     )
-
-
-def _uses_cuda(device: str) -> bool:
-    if device == "cpu":
-        return False
-    import torch
-
-    return torch.cuda.is_available()

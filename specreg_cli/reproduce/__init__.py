@@ -11,11 +11,15 @@ trained with another recipe is refused rather than silently mixed in.
 
 :func:`run_plan` runs each step as ``python -m specreg_cli ...`` in a subprocess (output in
 OUT/logs/<step>.log), independent steps side by side with ``jobs > 1``, and writes each step's wall and CPU
-seconds to OUT/timings.csv as steps finish.
+seconds to OUT/timings.csv as steps finish. That is the ``local`` engine; the ``ray`` engine
+(:mod:`~specreg_cli.reproduce.ray_engine`) runs the same steps, each with the same :func:`run_step`, as Ray
+tasks (:data:`ENGINES`). :func:`sweep` makes one plan of several presets.
 
 One concept per module: :mod:`~specreg_cli.reproduce.presets`, :mod:`~specreg_cli.reproduce.plan`,
 :mod:`~specreg_cli.reproduce.state`, :mod:`~specreg_cli.reproduce.runner`,
-:mod:`~specreg_cli.reproduce.timings`. Torch-free at import (the CLI's ``--help`` reads the presets).
+:mod:`~specreg_cli.reproduce.timings`, :mod:`~specreg_cli.reproduce.engines`,
+:mod:`~specreg_cli.reproduce.ray_engine`, :mod:`~specreg_cli.reproduce.sweep`. Torch- and Ray-free at
+import (the CLI's ``--help`` reads the presets).
 
 Example::
 
@@ -23,6 +27,7 @@ Example::
     timings = run_plan(steps, Path("reports/demo"), runner=subprocess_runner(jobs=2), jobs=2)
 """
 
+from specreg_cli.reproduce.engines import DEFAULT_ENGINE, ENGINES, Engine, EngineSettings, get_engine
 from specreg_cli.reproduce.plan import Step, plan
 from specreg_cli.reproduce.presets import (
     PRESETS,
@@ -34,6 +39,7 @@ from specreg_cli.reproduce.presets import (
     get_preset,
 )
 from specreg_cli.reproduce.runner import (
+    Ledger,
     Runner,
     StepFailed,
     available_cores,
@@ -42,6 +48,7 @@ from specreg_cli.reproduce.runner import (
     failure_cause,
     log_path,
     run_plan,
+    run_step,
     run_subprocess,
     subprocess_runner,
     threads_per_step,
@@ -56,12 +63,18 @@ from specreg_cli.reproduce.state import (
     command_line,
     step_state,
 )
+from specreg_cli.reproduce.sweep import sweep
 from specreg_cli.reproduce.timings import TIMINGS_COLUMNS, TOTAL, StepTiming, read_timings, write_timings
 
 __all__ = [
     "Arm",
     "ALWAYS",
+    "DEFAULT_ENGINE",
     "DONE",
+    "ENGINES",
+    "Engine",
+    "EngineSettings",
+    "Ledger",
     "PRESETS",
     "PUBLIC_PRESETS",
     "RESTART",
@@ -82,14 +95,17 @@ __all__ = [
     "dataset_text",
     "default_jobs",
     "failure_cause",
+    "get_engine",
     "get_preset",
     "log_path",
     "plan",
     "read_timings",
     "run_plan",
+    "run_step",
     "run_subprocess",
     "step_state",
     "subprocess_runner",
+    "sweep",
     "threads_per_step",
     "write_timings",
 ]

@@ -62,9 +62,13 @@ def child_env(threads: int | None = None) -> dict[str, str]:
     return env
 
 
-def run_subprocess(args: list[str], log: Path, threads: int | None = None) -> tuple[int, float | None]:
+def run_subprocess(
+    args: list[str], log: Path, threads: int | None = None, die_with_parent: bool = False
+) -> tuple[int, float | None]:
     """Run ``python -m specreg_cli ARGS`` with stdout and stderr into ``log``: (exit code, CPU seconds of
-    the child). ``threads``: torch's intra-op threads in the child (default: torch's choice)."""
+    the child). ``threads``: torch's intra-op threads in the child (default: torch's choice).
+    ``die_with_parent`` (Linux): the child is killed when this process dies, so a killed Ray worker leaves
+    no orphan that still holds its run's lock when the step is retried."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as fh:
         child = subprocess.Popen(
@@ -73,6 +77,7 @@ def run_subprocess(args: list[str], log: Path, threads: int | None = None) -> tu
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=child_env(threads),
+            preexec_fn=_kill_with_parent() if die_with_parent else None,
         )
         if not hasattr(os, "wait4"):  # Windows: no per-child CPU time
             return child.wait(), None
@@ -84,6 +89,19 @@ def run_subprocess(args: list[str], log: Path, threads: int | None = None) -> tu
             raise
         child.returncode = os.waitstatus_to_exitcode(status)
         return child.returncode, usage.ru_utime + usage.ru_stime
+
+
+def _kill_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to SIGKILL the child when its parent dies (prctl PR_SET_PDEATHSIG);
+    None elsewhere. The C function is looked up here, before the fork: the hook itself only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    set_death_signal, kill = 1, int(signal.SIGKILL)  # PR_SET_PDEATHSIG from <linux/prctl.h>
+    return lambda: prctl(set_death_signal, kill)
 
 
 def available_cores() -> int:
@@ -128,6 +146,68 @@ def failure_cause(log: Path) -> str:
     return cause if len(cause) <= CAUSE_CHARS else cause[: CAUSE_CHARS - 3] + "..."
 
 
+def run_step(
+    step: Step,
+    out: Path,
+    runner: Runner,
+    previous: dict | None = None,
+    on_start: Callable[[Step, str], None] | None = None,
+) -> StepTiming:
+    """One step as its outputs call for: skipped when done (keeping the seconds ``previous``, its row of
+    the last timings.csv, gives), else its command run by ``runner`` (a training with ``--resume`` or
+    ``--force`` as its run directory says). The unit of work of every engine: the local thread pool and
+    each Ray task call this, so the engines skip, resume and time steps alike."""
+    previous = previous or {}
+    state = step_state(step)
+    args = command_line(step, state)
+    shown = "specreg " + " ".join(_display(a, out) for a in args)
+    if on_start:
+        on_start(step, state)
+    if state == DONE:
+        old = kept_timing(previous, status="skipped")
+        return StepTiming(step.name, old.status, old.wall_s, old.cpu_s, shown)
+    return _run_step(step, state, args, out, runner, shown, previous)
+
+
+class Ledger:
+    """What became of a plan's steps, for every engine: OUT/timings.csv rewritten (in plan order) after
+    each step, ``on_end(index, step, timing)`` called, and at :meth:`close` the first failure raised or
+    the total row written. ``previous``: the rows of the timings.csv found at the start, by step."""
+
+    def __init__(self, steps: list[Step], out: Path, on_end: Callable[[int, Step, StepTiming], None] | None):
+        self.steps, self.out, self.on_end = steps, out, on_end
+        self.previous = {row["step"]: row for row in read_timings(out / "timings.csv")}
+        self.index = {step.name: i for i, step in enumerate(steps)}
+        self.finished: dict[str, StepTiming] = {}
+        self.started = time.perf_counter()
+        self._lock = threading.Lock()
+
+    @property
+    def failed(self) -> bool:
+        return any(t.status == "failed" for t in self.finished.values())
+
+    def record(self, step: Step, timing: StepTiming) -> None:
+        with self._lock:
+            self.finished[step.name] = timing
+            rows = [
+                self.finished.get(s.name) or kept_timing(self.previous[s.name])
+                for s in self.steps
+                if s.name in self.finished or s.name in self.previous
+            ]
+            write_timings(self.out / "timings.csv", rows)
+        if self.on_end:
+            self.on_end(self.index[step.name], step, timing)
+
+    def close(self, how: str) -> list[StepTiming]:
+        """The timings in plan order, with the total row (``how`` the steps ran) written; or
+        :class:`StepFailed` for the first failed step."""
+        _raise_on_failure(self.steps, self.finished, self.out)
+        timings = [self.finished[s.name] for s in self.steps]
+        total = _total(timings, time.perf_counter() - self.started, how)
+        write_timings(self.out / "timings.csv", [*timings, total])
+        return timings
+
+
 def run_plan(
     steps: list[Step],
     out_dir: str | Path,
@@ -146,58 +226,29 @@ def run_plan(
     if jobs < 1:
         raise SpecregError(f"--jobs must be at least 1, got {jobs}")
     out = Path(out_dir).expanduser().resolve()
-    previous = {row["step"]: row for row in read_timings(out / "timings.csv")}
-    index = {step.name: i for i, step in enumerate(steps)}
-    finished: dict[str, StepTiming] = {}
-    lock = threading.Lock()
+    ledger = Ledger(steps, out, on_end)
+    started = (lambda step, state: on_start(ledger.index[step.name], step, state)) if on_start else None
 
-    def record(step: Step, timing: StepTiming) -> None:
-        with lock:
-            finished[step.name] = timing
-            rows = [
-                finished.get(s.name) or kept_timing(previous[s.name])
-                for s in steps
-                if s.name in finished or s.name in previous
-            ]
-            write_timings(out / "timings.csv", rows)
-        if on_end:
-            on_end(index[step.name], step, timing)
+    def execute(step: Step) -> None:
+        ledger.record(step, run_step(step, out, runner, ledger.previous.get(step.name), started))
 
-    def execute(step: Step, state: str, args: list[str], shown: str) -> StepTiming:
-        timing = _run_step(step, state, args, out, runner, shown, previous.get(step.name, {}))
-        record(step, timing)
-        return timing
-
-    pending, running, started = list(steps), {}, time.perf_counter()
+    pending, running = list(steps), {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         while pending or running:
-            failed = any(t.status == "failed" for t in finished.values())
-            for step in [] if failed else list(pending):
+            for step in [] if ledger.failed else list(pending):
                 if len(running) >= jobs:
                     break
-                if not all(name in finished for name in step.after):
+                if not all(name in ledger.finished for name in step.after):
                     continue
                 pending.remove(step)
-                state = step_state(step)
-                args = command_line(step, state)
-                shown = "specreg " + " ".join(_display(a, out) for a in args)
-                if on_start:
-                    on_start(index[step.name], step, state)
-                if state == DONE:
-                    old = kept_timing(previous.get(step.name, {}), status="skipped")
-                    record(step, StepTiming(step.name, old.status, old.wall_s, old.cpu_s, shown))
-                    continue
-                running[pool.submit(execute, step, state, args, shown)] = step
+                running[pool.submit(execute, step)] = step
             if not running:
                 break
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 running.pop(future)
-                future.result()  # a bug in a worker surfaces here with its traceback
-    _raise_on_failure(steps, finished, out)
-    timings = [finished[s.name] for s in steps]
-    write_timings(out / "timings.csv", [*timings, _total(timings, time.perf_counter() - started, jobs)])
-    return timings
+                future.result()  # a bug in a worker (or a refused run directory) surfaces here
+    return ledger.close(f"{jobs} at a time")
 
 
 def _raise_on_failure(steps: list[Step], finished: dict[str, StepTiming], out: Path) -> None:
@@ -211,13 +262,13 @@ def _raise_on_failure(steps: list[Step], finished: dict[str, StepTiming], out: P
         )
 
 
-def _total(timings: list[StepTiming], elapsed: float, jobs: int) -> StepTiming:
+def _total(timings: list[StepTiming], elapsed: float, how: str) -> StepTiming:
     """The last row of timings.csv: this invocation's wall clock and the CPU seconds of the steps it ran."""
     cpu = [t.cpu_s for t in timings if t.status != "skipped" and t.cpu_s is not None]
     ran = sum(t.status != "skipped" for t in timings)
     return StepTiming(
         TOTAL,
-        f"{ran} of {len(timings)} steps ran; {jobs} at a time",
+        f"{ran} of {len(timings)} steps ran; {how}",
         round(elapsed, 2),
         round(sum(cpu), 2),
         "wall: this invocation from start to end; CPU: sum over the steps it ran",
