@@ -13,17 +13,21 @@ from corruptions.brightness import brightness
 from corruptions.contrast import contrast
 from corruptions.defocus_blur import defocus_blur
 from corruptions.fog import fog
+from corruptions.frost import frost
 from corruptions.gaussian_blur import gaussian_blur
 from corruptions.gaussian_noise import gaussian_noise
 from corruptions.glass_blur import glass_blur
 from corruptions.image_formats import as_uint8_batch
 from corruptions.impulse_noise import impulse_noise
 from corruptions.jpeg_compression import jpeg_compression
+from corruptions.motion_blur import motion_blur
 from corruptions.pixelate import pixelate
 from corruptions.saturate import saturate
 from corruptions.seeding import MAX_INDEX, check_seed
 from corruptions.shot_noise import shot_noise
+from corruptions.snow import snow
 from corruptions.speckle_noise import speckle_noise
+from corruptions.zoom_blur import zoom_blur
 
 # fn(images (N, 32, 32, 3) uint8 tensor, severity 1..5, seed, indices (N,) int64) -> uint8 tensor
 CorruptionFn = Callable[[torch.Tensor, int, int, torch.Tensor], torch.Tensor]
@@ -39,12 +43,16 @@ REGISTRY: dict[str, CorruptionFn] = {
         saturate,
         jpeg_compression,
         pixelate,
+        frost,
         gaussian_noise,
         shot_noise,
         speckle_noise,
         gaussian_blur,
         defocus_blur,
         glass_blur,
+        motion_blur,
+        zoom_blur,
+        snow,
     )
 }
 CORRUPTIONS: tuple[str, ...] = tuple(REGISTRY)  # what this package can generate

@@ -55,12 +55,25 @@ def probe(threads: int) -> dict:
     for split, n in PROBE_SIZES.items():
         out[f"synthetic {split}"] = content_hash(*synthetic.make_synthetic(n, seed=0, split=split))
     images, labels = synthetic.make_synthetic(PROBE_BATCH, seed=1, split="test")
+    _ensure_frost_photos()
     for name in corruptions.CORRUPTIONS:
         for severity in corruptions.SEVERITIES:
             corrupted = corruptions.corrupt(images, name, severity, seed=3, start_index=10)
             out[f"{name} {severity}"] = content_hash(corrupted, labels)
     out.update(_other_generators(images, labels))
     return out
+
+
+def _ensure_frost_photos() -> None:
+    """frost reads photographs from $SPECREG_FROST_DIR (conftest sets it to fakes; the subprocesses inherit
+    it); run as a plain script, write the same fakes to a temporary folder."""
+    import tempfile
+
+    from corruptions.frost_photos import ENV_VAR
+    from tests.frost_fakes import write_fake_frost_photos
+
+    if not os.environ.get(ENV_VAR):
+        os.environ[ENV_VAR] = str(write_fake_frost_photos(Path(tempfile.mkdtemp(prefix="specreg-frost-"))))
 
 
 def _other_generators(images: np.ndarray, labels: np.ndarray) -> dict[str, str]:
