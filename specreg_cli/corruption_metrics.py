@@ -33,7 +33,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -57,6 +57,19 @@ class RunErrors:
         """From accuracies (fractions): error = 1 - accuracy."""
         errors = {c: {s: 1.0 - a for s, a in row.items()} for c, row in accuracies.items()}
         return cls(None if clean is None else 1.0 - clean, errors)
+
+    @classmethod
+    def from_records(cls, records: Iterable, run: str) -> RunErrors:
+        """One run's errors from its accuracy records (:class:`specreg_cli.results.Record` objects)."""
+        clean, grid = None, {}
+        for r in records:
+            if r.run != run or r.metric != "accuracy":
+                continue
+            if r.condition == "clean":
+                clean = r.value
+            elif r.severity is not None:
+                grid.setdefault(r.condition, {})[r.severity] = r.value
+        return cls.from_accuracies(clean, grid)
 
     def mean_error(self, name: str) -> float:
         """One corruption's error averaged over its evaluated severities."""
@@ -157,3 +170,16 @@ def missing_note(missing: tuple[str, ...] | list[str]) -> str:
         f"mean error, mCE and relative mCE are over all {len(benchmark)} benchmark corruptions; "
         f"{len(missing)} not evaluated: {', '.join(missing)}"
     )
+
+
+def pick_baseline(methods: Mapping[str, str], name: str) -> tuple[str | None, str | None]:
+    """(the run to normalise by, None) or (None, why there is none): the run called ``name``, else the one
+    run whose method is ``name``. ``methods`` maps run names to their training method."""
+    if name in methods:
+        return name, None
+    matches = [run for run, method in methods.items() if method == name]
+    if len(matches) == 1:
+        return matches[0], None
+    if matches:
+        return None, f"several {name} runs ({', '.join(matches)}): name one with --baseline RUN for mCE"
+    return None, f"no {name} run among these models: CE and mCE need one (--baseline RUN or METHOD)"
