@@ -55,7 +55,9 @@ def command(
         Path | None,
         typer.Option(
             "--cifar10c-dir",
-            help="Evaluate corruptions on this CIFAR-10-C folder instead of generating them.",
+            help="Evaluate corruptions on this CIFAR-10-C folder instead of generating them. With "
+            "--download, a folder without labels.npy is first filled with the released files (2.9 GB, "
+            "MD5-checked, resumable; the archive passes through --data-dir).",
             show_default=False,
         ),
     ] = None,
@@ -140,6 +142,11 @@ def command(
         download=download,
         cifar10c_dir=cifar10c_dir,
     )
+    if cifar10c_dir is not None and download:  # fetched once here, before any step reads it
+        from specreg_cli.commands.cifar10c_folder import open_folder
+        from specreg_cli.data.datasets import DEFAULT_DATA_DIR
+
+        open_folder(cifar10c_dir, download, data_dir or DEFAULT_DATA_DIR)
     for each in chosen:
         console.print(
             f"[bold]reproduce --preset {each.name}[/bold]: {each.describe(dataset)}", highlight=False
