@@ -244,3 +244,31 @@ def test_http_error_and_an_occupied_target_are_one_line(server, tmp_path):
     with pytest.raises(SpecregError, match="exists and is not the downloaded folder"):
         open_cifar10c(tmp_path / "busy", download=True, data_dir=tmp_path, release=server.release())
     assert server.log == [] and (tmp_path / "busy" / "mine.txt").read_text() == "keep me"
+
+
+def test_cifar10_download_goes_through_the_same_code(server, tmp_path, monkeypatch):
+    """--download of CIFAR-10: a .tar.gz of cifar-10-batches-py in the official pickle format, MD5-checked,
+    unpacked whole, then read by the reader."""
+    import gzip
+    import pickle
+
+    from specreg_cli.data import cifar10
+
+    rng = np.random.default_rng(1)
+    entries, test_images = {}, None
+    for name in cifar10.TRAIN_FILES + cifar10.TEST_FILES:
+        images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+        data = images.transpose(0, 3, 1, 2).reshape(3, 3072)  # official: rows of CHW bytes
+        entries[f"{cifar10.FOLDER}/{name}"] = pickle.dumps({b"labels": [1, 2, 3], b"data": data})
+        test_images = images
+    server.payload = gzip.compress(_tar(entries), mtime=0)
+    archive = Archive(
+        server.url, hashlib.md5(server.payload).hexdigest(), "cifar-10-python.tar.gz", cifar10.FOLDER
+    )
+    monkeypatch.setattr(cifar10, "ARCHIVE", archive)
+    test = load_dataset("cifar10", "test", data_dir=tmp_path, download=True)
+    assert np.array_equal(test.images, test_images) and list(test.labels) == [1, 2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [cifar10.FOLDER]  # the archive is gone
+    monkeypatch.setattr(cifar10, "ARCHIVE", Archive(server.url, "0" * 32, "c.tar.gz", cifar10.FOLDER))
+    with pytest.raises(SpecregError, match="not the published"):
+        load_dataset("cifar10", "test", data_dir=tmp_path / "other", download=True)

@@ -3,8 +3,9 @@
 Layout (https://www.cs.toronto.edu/~kriz/cifar.html): ``data_batch_1`` .. ``data_batch_5`` and
 ``test_batch``, each a pickle of a dict with ``b"data"`` (10000, 3072) uint8 in CHW order and
 ``b"labels"`` (10000,) ints. We read that documented format ourselves (torchvision's ``CIFAR10``
-insists on the official MD5 sums, which small test-written folders can't have) and use
-torchvision's downloader for ``--download``.
+insists on the official MD5 sums, which small test-written folders can't have). ``--download`` goes
+through :mod:`specreg_cli.data.download`, like CIFAR-10-C: streamed, resumable, MD5-checked, unpacked
+atomically (the folder appears whole or not at all), members checked before extraction.
 
 A batch file is untrusted input: plain ``pickle.load`` would run any code a crafted file carries. It is
 read with :class:`BatchUnpickler`, which builds only containers, strings, numbers and numpy arrays.
@@ -17,26 +18,27 @@ from pathlib import Path
 
 import numpy as np
 
+from specreg_cli.data.download import Archive, fetch_folder
 from specreg_cli.errors import SpecregError
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
+ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"  # published on that page (and torchvision's CIFAR10)
+ARCHIVE = Archive(URL, ARCHIVE_MD5, "cifar-10-python.tar.gz", FOLDER)
 
 
-def download_cifar10(data_dir: Path) -> None:
-    """Fetch and unpack the official archive into ``data_dir`` with torchvision's downloader."""
-    from torchvision.datasets.utils import download_and_extract_archive
+def download_cifar10(data_dir: Path, archive: Archive | None = None) -> None:
+    """Fetch the official archive into ``data_dir`` and unpack its ``cifar-10-batches-py`` folder there."""
+    data_dir = Path(data_dir).expanduser().resolve()
+    fetch_folder(archive or ARCHIVE, data_dir, data_dir / FOLDER, validate=_has_every_batch)
 
-    try:
-        download_and_extract_archive(URL, str(data_dir), filename="cifar-10-python.tar.gz", md5=ARCHIVE_MD5)
-    except Exception as exc:  # network errors come in many types; all mean the same to the user
-        raise SpecregError(
-            f"could not download CIFAR-10 into {data_dir}: {exc}",
-            hint=f"download {URL} yourself and unpack it into {data_dir}",
-        ) from None
+
+def _has_every_batch(folder: Path) -> None:
+    missing = [f for f in TRAIN_FILES + TEST_FILES if not (folder / f).is_file()]
+    if missing:
+        raise SpecregError(f"the CIFAR-10 archive lacks {', '.join(missing)}", hint="is it the official one?")
 
 
 # The only globals a CIFAR-10 batch needs: numpy's array and dtype reconstructors (numpy 1 and 2 names).
