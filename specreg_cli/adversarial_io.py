@@ -36,6 +36,7 @@ from specreg_cli.evaluate import uint8_batches
 from specreg_cli.parsing import format_pixel_value
 
 FORMAT = "specreg-adversarial"
+REGENERATE = "regenerate the examples with `specreg attack --save-adv`"
 FORMAT_VERSION = 1
 SUFFIXES = (".npy", ".pt")
 
@@ -272,7 +273,8 @@ def _load_npy(path: Path) -> AdversarialSet:
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise SpecregError(f"{labels_path} must hold integer (N,) labels, got {labels.dtype} {labels.shape}")
     _check_images(images, np.uint8, len(labels), path)
-    return AdversarialSet(path, images, labels.astype(np.int64), meta if isinstance(meta, dict) else {})
+    _check_labels(labels, labels_path)
+    return AdversarialSet(path, images, labels.astype(np.int64), check_meta(meta, meta_path))
 
 
 def _load_pt(path: Path) -> AdversarialSet:
@@ -288,5 +290,113 @@ def _load_pt(path: Path) -> AdversarialSet:
     labels = torch.as_tensor(payload["labels"])
     if labels.ndim != 1 or labels.dtype != torch.int64:
         raise SpecregError(f"{path}: labels must be int64 (N,), got {labels.dtype} {tuple(labels.shape)}")
-    _check_images(torch.as_tensor(payload["images"]), torch.float32, len(labels), path)
-    return AdversarialSet(path, payload["images"], labels.numpy(), dict(payload.get("meta") or {}))
+    images = torch.as_tensor(payload["images"])
+    _check_images(images, torch.float32, len(labels), path)
+    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise SpecregError(f"{path}: images must be finite and in [0, 1]", hint=REGENERATE)
+    _check_labels(labels.numpy(), path)
+    return AdversarialSet(path, images, labels.numpy(), check_meta(payload.get("meta") or {}, path))
+
+
+# The metadata keys readers use, and the JSON types each may hold. Unknown keys are kept (a newer specreg
+# may add some); known ones with the wrong type are refused, since their values become records' params.
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "format": (str,),
+    "version": (int,),
+    "attack": (str,),
+    "eps": (int, float),
+    "alpha": (int, float, type(None)),
+    "steps": (int, type(None)),
+    "random_start": (bool, type(None)),
+    "norm": (str,),
+    "n": (int,),
+    "seed": (int, type(None)),
+    "batch_size": (int, type(None)),
+    "dataset_spec": (str, type(None)),
+    "dataset": (dict,),
+    "clean_sha256": (str, type(None)),
+    "source_run": (str, type(None)),
+    "source_method": (str, type(None)),
+    "source_arch": (str, type(None)),
+    "source_checkpoint": (str, type(None)),
+    "source_sha256": (str, type(None)),
+    "source_accuracy": (int, float, type(None)),
+    "source_accuracy_stored": (int, float, type(None)),
+    "storage": (str,),
+}
+NORMS = ("Linf", "L2")
+# Upper bounds of the numeric keys: radii in pixel units; an L2 radius can reach sqrt(3 * 32 * 32) = 55.4.
+META_RANGES = {"eps": 56.0, "alpha": 56.0, "source_accuracy": 1.0, "source_accuracy_stored": 1.0}
+
+
+def check_meta(meta: object, path: Path) -> dict:
+    """The examples' metadata, validated: an object whose known keys have their types, a finite eps in
+    [0, 1] (pixel units), a known norm. A defect is one line naming the key."""
+    if not isinstance(meta, dict):
+        raise SpecregError(f"{path}: the metadata is a {type(meta).__name__}, not an object", hint=REGENERATE)
+    for key, types in META_TYPES.items():
+        if key not in meta:
+            continue
+        value = meta[key]
+        wrong_bool = isinstance(value, bool) and bool not in types  # JSON true is an int to Python
+        if wrong_bool or not isinstance(value, types):
+            raise SpecregError(f"{path}: metadata {key} {value!r} has the wrong type", hint=REGENERATE)
+    for key, top in META_RANGES.items():
+        value = meta.get(key)
+        if value is not None and not (math.isfinite(value) and 0 <= value <= top):
+            raise SpecregError(f"{path}: metadata {key} {value!r} is outside [0, {top:g}]", hint=REGENERATE)
+    if meta.get("norm", "Linf") not in NORMS:
+        raise SpecregError(f"{path}: metadata norm {meta['norm']!r} is not Linf or L2", hint=REGENERATE)
+    for key in ("n", "steps", "batch_size", "seed"):
+        if isinstance(meta.get(key), int) and meta[key] < 0:
+            raise SpecregError(f"{path}: metadata {key} {meta[key]!r} is negative", hint=REGENERATE)
+    return dict(meta)
+
+
+def _check_labels(labels: np.ndarray, path: Path) -> None:
+    """Class indices must be non-negative (the upper bound is the model's: checked at evaluation)."""
+    if len(labels) and int(labels.min()) < 0:
+        raise SpecregError(f"{path}: labels must be class indices >= 0, found {int(labels.min())}")
+
+
+def perturbation_size(adv: AdversarialSet, clean_u8: np.ndarray, norm: str, chunk: int = 1000) -> float:
+    """The largest per-image perturbation ``|adv - clean|`` in [0, 1] pixel units, under ``norm``
+    (Linf: the largest pixel change; L2: the longest perturbation vector).
+
+    clean_u8: uint8 (N, 32, 32, 3), the images the examples were made from, in file order.
+    """
+    largest = 0.0
+    for start in range(0, len(adv), chunk):
+        stop = min(start + chunk, len(adv))
+        clean = torch.from_numpy(np.array(clean_u8[start:stop])).double().permute(0, 3, 1, 2) / 255
+        if isinstance(adv.images, np.ndarray):  # uint8 NHWC
+            moved = torch.from_numpy(np.array(adv.images[start:stop])).double().permute(0, 3, 1, 2) / 255
+        else:  # float32 NCHW
+            moved = adv.images[start:stop].double()
+        delta = (moved - clean).flatten(1)  # (B, 3*32*32)
+        size = delta.abs().amax(dim=1) if norm == "Linf" else delta.norm(dim=1)
+        largest = max(largest, float(size.max()) if len(size) else 0.0)
+    return largest
+
+
+def check_perturbation(adv: AdversarialSet, clean_u8: np.ndarray) -> float | None:
+    """Check the examples against the radius their metadata claims, now that the clean images are at
+    hand; returns the measured largest perturbation (None when the file claims no eps).
+
+    A uint8 file may move a pixel by at most ``floor(eps * 255)`` levels (how specreg rounds into the
+    ball); a float file by eps plus float32 rounding. Anything more is one line: a file whose eps
+    claim is false would report a weak attack as a strong one.
+    """
+    eps = adv.meta.get("eps")
+    if eps is None:
+        return None
+    norm = adv.meta.get("norm", "Linf")
+    measured = perturbation_size(adv, clean_u8, norm)
+    tolerance = 1e-9 if adv.storage == "uint8" else 1e-6
+    if measured > eps + tolerance:
+        raise SpecregError(
+            f"{adv.path}: the examples move the clean images by up to {format_pixel_value(measured)} "
+            f"({norm}), beyond the eps {format_pixel_value(eps)} their metadata claims",
+            hint=f"the file was altered or did not come from this test set; {REGENERATE}",
+        )
+    return measured

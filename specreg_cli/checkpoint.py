@@ -26,7 +26,7 @@ from torch import nn
 
 from specreg_cli.atomic import atomic_path
 from specreg_cli.errors import SpecregError
-from specreg_cli.models import create_model
+from specreg_cli.models import create_model, list_models
 
 FORMAT = "specreg-checkpoint"
 FORMAT_VERSION = 1
@@ -148,26 +148,73 @@ def _torch_load(path: Path) -> object:
 
 
 def load_checkpoint(path: str | Path, expected_arch: str | None = None) -> Checkpoint:
-    """Read and validate a checkpoint file or run directory."""
+    """Read and validate a checkpoint file or run directory.
+
+    Everything in the file is checked before anyone uses it (it may be hand-made or damaged): the
+    payload's shape, the metadata's types, the architecture's name, and that every floating tensor is
+    finite (a NaN model must never be evaluated: it would score chance accuracy and pass as a result).
+    """
     path = resolve_checkpoint_path(path)
     payload = _torch_load(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise SpecregError(
             f"{path} is not a specreg checkpoint", hint=f"pass a {CHECKPOINT_NAME} written by `specreg train`"
         )
-    if payload.get("format_version", 0) > FORMAT_VERSION:
+    version = payload.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise SpecregError(f"{path}: format_version {version!r} is not an integer")
+    if version > FORMAT_VERSION:
         raise SpecregError(
-            f"{path} was written by a newer specreg (format {payload['format_version']})",
-            hint="upgrade specreg",
+            f"{path} was written by a newer specreg (format {version})", hint="upgrade specreg"
         )
-    meta = payload["meta"]
-    arch = meta.get("model", {}).get("arch")
+    meta, state_dict = payload.get("meta"), payload.get("state_dict")
+    _check_meta(path, meta)
+    _check_state_dict(path, state_dict)
+    arch = meta["model"]["arch"]
     if expected_arch is not None and arch != expected_arch:
         raise SpecregError(
             f"{path} holds a {arch} model, expected {expected_arch}",
             hint=f"use --arch {arch} or another checkpoint",
         )
-    return Checkpoint(path, payload["state_dict"], meta, file_sha256(path))
+    return Checkpoint(path, state_dict, meta, file_sha256(path))
+
+
+def _check_meta(path: Path, meta: object) -> None:
+    """The metadata fields that readers index into have the types they expect."""
+    damaged = "re-run the training or copy the file again"
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+        raise SpecregError(f"{path}: the checkpoint's metadata has no model description", hint=damaged)
+    model = meta["model"]
+    if model.get("arch") not in list_models():
+        raise SpecregError(
+            f"{path}: unknown architecture {model.get('arch')!r}",
+            hint=f"specreg knows {', '.join(list_models())}",
+        )
+    classes = model.get("num_classes", 10)
+    if isinstance(classes, bool) or not isinstance(classes, int) or not 2 <= classes <= 100_000:
+        raise SpecregError(f"{path}: num_classes {classes!r} is not an integer >= 2", hint=damaged)
+    if model.get("spectral") is not None and not isinstance(model["spectral"], dict):
+        raise SpecregError(f"{path}: the spectral mask settings are not an object", hint=damaged)
+    for key in ("config", "dataset", "test_dataset", "normalization", "method_options", "resume"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise SpecregError(f"{path}: checkpoint metadata {key!r} is not an object", hint=damaged)
+    for key in ("method", "run_name"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise SpecregError(f"{path}: checkpoint metadata {key!r} is not a string", hint=damaged)
+
+
+def _check_state_dict(path: Path, state_dict: object) -> None:
+    """A dict of name -> tensor whose floating tensors are all finite."""
+    if not isinstance(state_dict, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()
+    ):
+        raise SpecregError(f"{path}: the checkpoint's state_dict is not a mapping of names to tensors")
+    for name, tensor in state_dict.items():
+        if (tensor.is_floating_point() or tensor.is_complex()) and not torch.isfinite(tensor).all():
+            raise SpecregError(
+                f"{path}: the weights hold NaN or infinite values ({name}); this model cannot be evaluated",
+                hint="retrain it (a smaller --lr), or take a checkpoint saved before it diverged",
+            )
 
 
 def test_set_warnings(checkpoints: list[Checkpoint], test_identity: dict) -> list[str]:
@@ -201,7 +248,10 @@ def build_model(model_config: dict, generator: torch.Generator | None = None) ->
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, Checkpoint]:
     """The checkpoint's model in eval mode on ``device``, and the checkpoint itself."""
     checkpoint = load_checkpoint(path)
-    model = build_model(checkpoint.meta["model"])
+    try:
+        model = build_model(checkpoint.meta["model"])
+    except (TypeError, ValueError, KeyError) as exc:  # hand-edited mask settings: MaskConfig refuses them
+        raise SpecregError(f"{checkpoint.path}: its model settings are invalid ({exc})") from None
     try:
         model.load_state_dict(checkpoint.state_dict)
     except RuntimeError as exc:

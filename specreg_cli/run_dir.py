@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import io
 import json
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from specreg_cli import __version__
 from specreg_cli.atomic import write_text_atomic
 from specreg_cli.checkpoint import CHECKPOINT_NAME
 from specreg_cli.errors import SpecregError
+from specreg_cli.output_lock import hold_lock
 
 # batch_*: running means over the epoch's SGD batches (perturbed for gauss / adversarial, training mode);
 # train_*: the model at the epoch's end, in eval mode, on a fixed subset of clean training images, so
@@ -119,7 +119,9 @@ class RunDir:
         hand-edited or foreign file must not turn into a traceback later).
         """
         if not self.config_file.exists():
-            return None
+            # killed between the commit point (model.pt) and config.json of the first epoch: the state
+            # is the checkpoint's own record of it
+            return self._state_from_checkpoint() if self.checkpoint.exists() else None
         hint = "use --force to start this run over"
         try:
             document = json.loads(self.config_file.read_text(encoding="utf-8"))
@@ -131,6 +133,18 @@ class RunDir:
         if not isinstance(config, dict) or status not in STATUSES or type(done) is not int or done < 0:
             raise SpecregError(f"{self.config_file} is not a specreg run state", hint=hint)
         return RunState(config, status, done)
+
+    def _state_from_checkpoint(self) -> RunState:
+        """The run state that model.pt records (its config, and the epochs it holds)."""
+        from specreg_cli.checkpoint import load_checkpoint
+
+        meta = load_checkpoint(self.checkpoint).meta
+        config, done, total = meta.get("config"), meta.get("epoch"), meta.get("epochs")
+        if not isinstance(config, dict) or type(done) is not int or type(total) is not int or done < 0:
+            raise SpecregError(
+                f"{self.checkpoint} does not record its run's state", hint="use --force to start over"
+            )
+        return RunState(config, "finished" if done >= total else "running", done)
 
     def check_writable(self, resume: bool, force: bool) -> RunState | None:
         """Refuse to clobber a run; return the existing state when resuming."""
@@ -170,23 +184,16 @@ class RunDir:
         no folder behind."""
         created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
-        handle = (self.path / LOCK_NAME).open("a")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise SpecregError(
-                f"{self.path} is being trained by another process right now",
+            with hold_lock(
+                self.path / LOCK_NAME,
+                busy=f"{self.path} is being trained by another process right now",
                 hint="wait for it to finish, or train into another --out",
-            ) from None
-        try:
-            yield
+            ):
+                yield
         finally:
-            if not any(p.name != LOCK_NAME for p in self.path.iterdir()):  # nothing written
-                (self.path / LOCK_NAME).unlink(missing_ok=True)
-                if created:
-                    self.path.rmdir()
-            handle.close()  # releases the lock
+            if created and not any(self.path.iterdir()):  # a run that wrote nothing leaves no folder
+                self.path.rmdir()
 
     def remove_temporaries(self) -> None:
         """Temporary files of atomic writes that a kill left behind (``.model.pt.XXXX.tmp``)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from specreg_cli.adversarial_io import AdversarialSet
+from specreg_cli.adversarial_io import AdversarialSet, check_perturbation
 from specreg_cli.checkpoint import file_sha256
 from specreg_cli.data.datasets import ImageSet, content_hash, load_dataset
 from specreg_cli.errors import SpecregError
@@ -97,6 +97,7 @@ def clean_for(
             test.identity,
             f"the {spec_text} test set is not the one these examples came from: clean accuracy not measured",
         )
+    check_perturbation(adv, images)  # the eps claim against the images themselves: one line if false
     return ImageSet(images, labels, test.identity), test.identity, None
 
 
@@ -117,7 +118,8 @@ def evaluate_transfer(
 ) -> TransferEvaluation:
     """Every model's accuracy on ``adv`` (and on its clean images, when :func:`clean_for` finds them)."""
     clean, identity, note = clean_for(adv, dataset, data_dir, download)
-    params = transfer_params(adv)
+    params = {**transfer_params(adv), "eps_verified": clean is not None and "eps" in adv.meta}
+    _check_label_range(models, adv)
     dataset_name = (adv.meta.get("dataset") or {}).get("name", "unknown")
     records, rows = [], []
     for model, checkpoint in models:
@@ -138,3 +140,16 @@ def evaluate_transfer(
             )
         rows.append(TransferRow(checkpoint.run_name, method, clean_acc, acc))
     return TransferEvaluation(adv, rows, records, identity, note)
+
+
+def _check_label_range(models: ModelSet, adv: AdversarialSet) -> None:
+    """Every label must be a class of every model: an out-of-range label would otherwise be scored as a
+    plain mistake (or crash inside the loss)."""
+    top = int(adv.labels.max()) if len(adv) else -1
+    for _, checkpoint in models:
+        classes = checkpoint.meta["model"].get("num_classes", 10)
+        if top >= classes:
+            raise SpecregError(
+                f"{adv.path}: label {top} is not a class of {checkpoint.run_name} ({classes} classes)",
+                hint="these examples come from another dataset",
+            )
