@@ -147,7 +147,7 @@ def _check_label_range(models: ModelSet, adv: AdversarialSet) -> None:
     plain mistake (or crash inside the loss)."""
     top = int(adv.labels.max()) if len(adv) else -1
     for _, checkpoint in models:
-        classes = checkpoint.meta["model"].get("num_classes", 10)
+        classes = (checkpoint.meta.get("model") or {}).get("num_classes", 10)
         if top >= classes:
             raise SpecregError(
                 f"{adv.path}: label {top} is not a class of {checkpoint.run_name} ({classes} classes)",
