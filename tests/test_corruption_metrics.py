@@ -147,11 +147,13 @@ def test_a_subset_of_the_15_gives_no_mean_and_names_what_is_missing(tmp_path):
 
 def test_no_baseline_group_says_so(tmp_path):
     write(tmp_path / "gauss.json", _records("gauss", "gauss", 0.95, _grid(0.8)))
+    write(tmp_path / "adv.json", _records("adversarial", "adversarial", 0.9, {}, names=()))  # clean only
     report = rep.build_report(rep.load_inputs([tmp_path]))
     row = report.benchmark.set_index(["group", "metric", "corruption", "severity"]).loc[
         ("gauss", "mce", "", "")
     ]
     assert math.isnan(row["mean"]) and "no group 'natural'" in row["note"]
+    assert set(report.benchmark["group"]) == {"gauss"}  # a run without corruption results has no row
     mean_error = report.benchmark.set_index(["group", "metric"]).loc[("gauss", "mean_error")]
     assert mean_error["mean"].item() == pytest.approx(
         sum(0.8 * (0.1 + 0.01 * s + 0.01 * k) for k in range(15) for s in range(1, 6)) / 75

@@ -87,8 +87,9 @@ def benchmark_table(
     base = next((g for g in groups if g.group == baseline), None)
     rows = []
     for group in groups:
-        scored = [_score(r, errors, seeds, base, baseline) for r in group.runs if r in errors]
-        rows += _group_rows(group, scored)
+        corrupted = [r for r in group.runs if r in errors and errors[r].errors]  # attack-only runs: none
+        if corrupted:
+            rows += _group_rows(group, [_score(r, errors, seeds, base, baseline) for r in corrupted])
     return pd.DataFrame(rows, columns=BENCHMARK_COLUMNS)
 
 
