@@ -38,11 +38,22 @@ def benchmark_markdown(report: Report) -> str:
     if data is None or data.empty:
         return ""
     parts = [_headline(data), ""]
-    noted = data[data["note"] != ""]
-    pairs = dict.fromkeys(zip(noted["label"], noted["note"], strict=True))  # once per (method, note)
-    parts += [f"{label}: {note}." for label, note in pairs]
+    parts += _notes(data)
     parts += ["", _per_corruption(data)]
     return "\n".join(p for p in parts if p is not None).strip()
+
+
+def _notes(data: pd.DataFrame) -> list[str]:
+    """Each note once, after the methods it concerns ("every method" when it concerns them all)."""
+    noted = data[data["note"] != ""]
+    by_note: dict[str, list[str]] = {}
+    for label, note in dict.fromkeys(zip(noted["label"], noted["note"], strict=True)):
+        by_note.setdefault(note, []).append(label)
+    every = list(dict.fromkeys(data["label"]))
+    return [
+        f"{'Every method' if labels == every else ', '.join(labels)}: {note}."
+        for note, labels in by_note.items()
+    ]
 
 
 def _headline(data: pd.DataFrame) -> str:
