@@ -63,12 +63,14 @@ def child_env(threads: int | None = None) -> dict[str, str]:
 
 
 def run_subprocess(
-    args: list[str], log: Path, threads: int | None = None, die_with_parent: bool = False
+    args: list[str], log: Path, threads: int | None = None, die_with_parent: bool = True
 ) -> tuple[int, float | None]:
     """Run ``python -m specreg_cli ARGS`` with stdout and stderr into ``log``: (exit code, CPU seconds of
     the child). ``threads``: torch's intra-op threads in the child (default: torch's choice).
-    ``die_with_parent`` (Linux): the child is killed when this process dies, so a killed Ray worker leaves
-    no orphan that still holds its run's lock when the step is retried."""
+    ``die_with_parent`` (Linux): the child is killed when the thread that started it dies (with its
+    process: ``kill -9`` of reproduce, or of a Ray worker), so no orphan goes on training and holding its
+    run's lock while a rerun or a retried step starts. The starting thread waits for the child, so it
+    never ends first."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as fh:
         child = subprocess.Popen(
