@@ -1,7 +1,9 @@
 """The report's figures as PNG files (matplotlib, Agg canvas, no pyplot state).
 
-- ``training_curves.png``: train / test accuracy and the train-test gap per epoch, one line per run
-  (the paper's Figure 2).
+- ``training_curves.png``: train / test accuracy and the train-test gap per epoch, one line per run.
+- ``figure2.png``: the paper's Figure 2, its three arms (:mod:`specreg_cli.report.figure2`).
+- ``figure3_cam.png`` (only when asked: ``cam_images``): the paper's Figure 3, class activation maps
+  (:mod:`specreg_cli.report.figure3`).
 - ``accuracy_vs_severity.png``: accuracy (%) against severity (0 = clean) for each corruption, one line
   per method (mean over its seeds, error bars = sample std).
 - ``masks_<run>.png`` (a run named by its path tail, ``A/runs/masked``, gives ``masks_A-runs-masked.png``):
@@ -169,13 +171,24 @@ def mask_heatmaps(run: RunInfo, path: Path) -> Path | None:
     return save_png(figure, path)
 
 
-def write_plots(report: Report, inputs: ReportInputs, out_dir: str | Path) -> list[tuple[str, Path]]:
-    """Write every figure the inputs allow into ``out_dir``; (caption, path) pairs in a fixed order."""
+def write_plots(
+    report: Report, inputs: ReportInputs, out_dir: str | Path, cam_images: int = 0
+) -> list[tuple[str, Path]]:
+    """Write every figure the inputs allow into ``out_dir``; (caption, path) pairs in a fixed order.
+    ``cam_images`` > 0 adds Figure 3, class activation maps of that many test images (it loads models)."""
+    from specreg_cli.report.figure2 import figure2
+
     out_dir = Path(out_dir).expanduser().resolve()
     figures = [
-        ("Training curves (Figure 2)", training_curves(inputs.runs, out_dir / "training_curves.png")),
+        ("Training curves of every run", training_curves(inputs.runs, out_dir / "training_curves.png")),
+        ("Figure 2: original, sketch, ourMethod", figure2(inputs.runs, out_dir / "figure2.png")),
         ("Accuracy vs severity", severity_curves(report, out_dir / "accuracy_vs_severity.png")),
     ]
+    if cam_images:
+        from specreg_cli.report.figure3 import figure3
+
+        path = figure3(inputs.runs, out_dir / "figure3_cam.png", images=cam_images)
+        figures.append(("Figure 3: class activation maps, natural and masked models", path))
     for run in inputs.runs:
         if run.mask_fractions is not None and not run.mask_fractions.empty:
             path = mask_heatmaps(run, out_dir / f"masks_{run.name.replace('/', '-')}.png")

@@ -66,6 +66,17 @@ def command(
             show_default=False,
         ),
     ] = None,
+    cam_images: Annotated[
+        int,
+        typer.Option(
+            "--cam-images",
+            min=0,
+            max=32,
+            help="With --plots: also draw the paper's Figure 3, class activation maps of the first N test "
+            "images for one run of each Figure 2 arm (natural, masks from scratch, masks fine-tuned); it "
+            "loads the models, so it is off (0) by default.",
+        ),
+    ] = 0,
     baseline: Annotated[
         str,
         typer.Option(
@@ -93,9 +104,12 @@ def command(
     """
     from specreg_cli.atomic import write_text_atomic
     from specreg_cli.console import console, err_console
+    from specreg_cli.errors import SpecregError
     from specreg_cli.report import build_report, load_inputs, parse_severity, to_csv, to_markdown, write_csv
 
     chosen = format or (Format.csv if out is not None and out.suffix.lower() == ".csv" else Format.md)
+    if cam_images and plots is None:
+        raise SpecregError("--cam-images draws a figure: it needs --plots DIR", hint="e.g. --plots plots")
     inputs = load_inputs(results)
     report = build_report(
         inputs, severity=parse_severity(severity), allow_mixed=allow_mixed, baseline=baseline
@@ -105,7 +119,7 @@ def command(
     if plots is not None:
         from specreg_cli.plots import write_plots
 
-        figures = write_plots(report, inputs, plots)
+        figures = write_plots(report, inputs, plots, cam_images=cam_images)
         written += [path for _, path in figures]
         base = out.parent if out is not None else Path.cwd()
         report.figures = [(caption, _relative(path, base)) for caption, path in figures]

@@ -20,6 +20,8 @@ from specreg_cli.report.checks import Issue
 from specreg_cli.report.columns import Column
 from specreg_cli.report.inputs import ReportInputs
 from specreg_cli.report.provenance import provenance_items
+from specreg_cli.report.table1 import table1
+from specreg_cli.report.table3_paper import paper_table3
 from specreg_cli.report.tables import MEAN
 
 
@@ -38,6 +40,8 @@ class Report:
     issues: list[Issue] = field(default_factory=list)  # flagged (allow_mixed) problems
     provenance: list[tuple[str, str]] = field(default_factory=list)  # (item, text), see report.provenance
     figures: list[tuple[str, Path]] = field(default_factory=list)  # (caption, path) to embed in Markdown
+    table1: pd.DataFrame = field(default_factory=pd.DataFrame)  # the paper's Table 1: LeNet arms (table1.py)
+    table3_paper: pd.DataFrame = field(default_factory=pd.DataFrame)  # Table 3, ResNet-18 (table3_paper.py)
     benchmark: pd.DataFrame = field(default_factory=pd.DataFrame)  # error, CE, mCE per group (mce.py)
 
     @property
@@ -91,6 +95,8 @@ def build_report(
         issues,
         provenance_items(inputs, accuracy, columns, by_column),
         benchmark=mce.benchmark_table(accuracy, groups, inputs.runs, baseline),
+        table1=table1(inputs.runs),
+        table3_paper=paper_table3(tables.table3(inputs.runs, groups)),
     )
 
 

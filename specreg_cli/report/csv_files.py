@@ -10,6 +10,8 @@
     table.benchmark.csv     per (method row, metric, corruption, severity): error, CE, mCE, relative mCE
                             (mean, 95% interval over seeds; report/mce.py)
     table.provenance.csv    per provenance line: item (versions, dataset, attack, ...) and its text
+    table.table1.csv        per LeNet arm: the paper's Table 1 switches, seeds, final train/test acc, gap
+    table.table3_paper.csv  per (ResNet-18 masked run, layer): the paper's layer name beside specreg's
 
 Values are numbers, never formatted text: accuracies and masked fractions as fractions in [0, 1] (8
 decimals), eps in [0, 1] pixel scale, exact. ``severity`` is an integer (1..5) or empty; a value averaged
@@ -74,6 +76,8 @@ TRAINING_COLUMNS = (
     "gap",
 )
 from specreg_cli.report.seeds import SEED_COLUMNS  # noqa: E402  (next to the other column lists)
+from specreg_cli.report.table1 import TABLE1_COLUMNS  # noqa: E402
+from specreg_cli.report.table3_paper import COLUMNS as TABLE3_PAPER_COLUMNS  # noqa: E402
 
 RUNS_COLUMNS = ("label", "method", "arch", "run")
 PROVENANCE_COLUMNS = ("item", "text")
@@ -81,6 +85,7 @@ INTEGER_COLUMNS = ("severity", "steps", "n_seeds", "n_runs", "n_images", "epoch"
 INTEGER_COLUMNS += ("epochs", "batch_size")
 FRACTION_COLUMNS = ("value", "std", "masked_fraction", "train_acc", "test_acc", "gap")
 TABLE_NAMES = ("table2", "per_severity", "table3", "training", "runs", "seeds", "benchmark", "provenance")
+TABLE_NAMES += ("table1", "table3_paper")  # the paper-named tables (table1.py, table3_paper.py)
 
 
 def csv_tables(report: Report) -> dict[str, str]:
@@ -94,6 +99,8 @@ def csv_tables(report: Report) -> dict[str, str]:
         "seeds": report.seeds.reindex(columns=SEED_COLUMNS),  # intervals and paired differences
         "benchmark": mce.csv_frame(report.benchmark),  # error, CE, mCE (report/mce.py)
         "provenance": pd.DataFrame(report.provenance, columns=PROVENANCE_COLUMNS),
+        "table1": report.table1.reindex(columns=TABLE1_COLUMNS),  # the paper's Table 1 (LeNet arms)
+        "table3_paper": report.table3_paper.reindex(columns=TABLE3_PAPER_COLUMNS),  # ResNet-18, paper names
     }
     return {name: _csv_text(frames[name]) for name in TABLE_NAMES}
 

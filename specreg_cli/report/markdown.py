@@ -13,6 +13,8 @@ from __future__ import annotations
 import pandas as pd
 
 from specreg_cli.report.build import Report
+from specreg_cli.report.table1 import table1_markdown
+from specreg_cli.report.table3_paper import paper_table3_markdown
 from specreg_cli.report.tables import MEAN
 
 MIXED = "†"  # marks a column (or the table) built from results that don't fit together (--allow-mixed)
@@ -182,6 +184,11 @@ def to_markdown(report: Report) -> str:
         (f"CIFAR-10-C metrics: error (%), mCE against {report.baseline}", benchmark_markdown(report)),
         ("Accuracy (%) per corruption and severity", per_severity_markdown(report)),
         ("Table 3: frequencies masked (%) per layer, final epoch", table3_markdown(report)),
+        (
+            "Table 3 on ResNet-18, the paper's layer names: frequencies masked (%), final epoch",
+            paper_table3_markdown(report.table3_paper),
+        ),
+        ("Table 1: LeNet, switches and final accuracies (%)", table1_markdown(report.table1)),
         ("Training runs", training_markdown(report)),
     ]
     for title, body in sections:
