@@ -12,6 +12,7 @@ from corruptions._common import SEVERITIES, check_images, check_severity
 from corruptions.brightness import brightness
 from corruptions.contrast import contrast
 from corruptions.defocus_blur import defocus_blur
+from corruptions.elastic_transform import elastic_transform
 from corruptions.fog import fog
 from corruptions.frost import frost
 from corruptions.gaussian_blur import gaussian_blur
@@ -44,6 +45,7 @@ REGISTRY: dict[str, CorruptionFn] = {
         jpeg_compression,
         pixelate,
         frost,
+        elastic_transform,
         gaussian_noise,
         shot_noise,
         speckle_noise,
