@@ -116,3 +116,18 @@ def test_paper_plan_reads_cifar10c_when_given_and_says_when_it_generates(tmp_pat
     assert not any("--cifar10c-dir" in s.argv for s in generated)
     assert "GENERATED" in corruption_source(None) and "--cifar10c-dir" in corruption_source(None)
     assert str(released) in corruption_source(str(released))
+
+
+@pytest.mark.parametrize("released", [False, True])
+def test_reproduce_says_where_the_corruptions_come_from(tmp_path, monkeypatch, released):
+    from test_reproduce import fake_plan
+
+    calls = fake_plan(monkeypatch)
+    args = ["reproduce", "--preset", "paper", "--out", str(tmp_path / "out"), "--device", "cpu"]
+    folder = tmp_path / "CIFAR-10-C"
+    args += ["--cifar10c-dir", str(folder)] if released else []
+    result = CliRunner().invoke(app, args, terminal_width=300)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # Rich wraps long lines
+    assert calls and ("GENERATED" in text) != released
+    assert (f"read from the released CIFAR-10-C in {folder}" in text) == released

@@ -151,6 +151,7 @@ def command(
         console.print(
             f"[bold]reproduce --preset {each.name}[/bold]: {each.describe(dataset)}", highlight=False
         )
+    console.print(lib.corruption_source(str(cifar10c_dir) if cifar10c_dir else None), highlight=False)
     how = run_with.describe(settings)
     console.print(f"{len(steps)} steps into {out}, {how}; logs in {out / 'logs'}", highlight=False)
     running: dict[str, str] = {}

@@ -35,6 +35,7 @@ from specreg_cli.reproduce.presets import (
     Arm,
     AttackPlan,
     Preset,
+    corruption_source,
     dataset_text,
     get_preset,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "available_cores",
     "child_env",
     "command_line",
+    "corruption_source",
     "dataset_text",
     "default_jobs",
     "failure_cause",
