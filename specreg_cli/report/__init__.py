@@ -27,6 +27,10 @@ One concept per module:
 - :mod:`~specreg_cli.report.columns`: Table 2's columns, their labels (attack registry) and order
 - :mod:`~specreg_cli.report.checks`: results that don't fit together (:class:`Issue`)
 - :mod:`~specreg_cli.report.tables`: Table 2, per severity, Table 3, training, as DataFrames
+- :mod:`~specreg_cli.report.table1` and :mod:`~specreg_cli.report.table3_paper`: the paper's Table 1 (LeNet
+  arms and their switches) and Table 3 on ResNet-18 under the paper's layer names
+- :mod:`~specreg_cli.report.figure2` and :mod:`~specreg_cli.report.figure3`: the paper's Figure 2 (its three
+  arms per epoch) and Figure 3 (class activation maps), drawn by :func:`specreg_cli.plots.write_plots`
 - :mod:`~specreg_cli.report.provenance`: the footer's (item, text) lines
 - :mod:`~specreg_cli.report.build`: :class:`Report` and :func:`build_report`
 - :mod:`~specreg_cli.report.markdown` and :mod:`~specreg_cli.report.csv_files`: the renderers
