@@ -65,6 +65,10 @@ class ExternalSpec:
             raise SpecregError("--mean and --std go together", hint="give both, or neither (none added)")
         if self.mean is not None and len(self.mean) != len(self.std):
             raise SpecregError(f"--mean has {len(self.mean)} values, --std {len(self.std)}")
+        if self.mean is not None and not all(math.isfinite(v) for v in (*self.mean, *self.std)):
+            raise SpecregError("--mean and --std must be finite numbers")
+        if self.std is not None and min(self.std) <= 0:
+            raise SpecregError(f"--std values must be > 0, got {list(self.std)}")
 
     @classmethod
     def parse(
