@@ -131,3 +131,15 @@ def test_reproduce_says_where_the_corruptions_come_from(tmp_path, monkeypatch, r
     text = " ".join(result.output.split())  # Rich wraps long lines
     assert calls and ("GENERATED" in text) != released
     assert (f"read from the released CIFAR-10-C in {folder}" in text) == released
+
+
+def test_paper_cost_counts_every_arm_of_the_paper_preset():
+    from benchmarks.paper_cost import arm_configs, step_cost
+
+    configs = dict(arm_configs())
+    assert list(configs) == [a.name for a in lib.get_preset("paper").arm_list()]
+    assert configs["r18-natural"].arch == "resnet18" and configs["t1-none"].normalize is False
+    flops, seconds = step_cost(configs["t1-none"], batch=4, steps=1)
+    # LeNet: 651,720 multiply-adds = 1.30 MFLOP forward; the backward adds the weight gradients (1.30) and
+    # the input gradients of every layer but the first (1.30 - conv1's 0.71): 3.20 MFLOP in all
+    assert flops == 2 * 651_720 * 3 - 2 * 352_800 and seconds > 0
