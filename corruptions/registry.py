@@ -27,6 +27,7 @@ from corruptions.saturate import saturate
 from corruptions.seeding import MAX_INDEX, check_seed
 from corruptions.shot_noise import shot_noise
 from corruptions.snow import snow
+from corruptions.spatter import spatter
 from corruptions.speckle_noise import speckle_noise
 from corruptions.zoom_blur import zoom_blur
 
@@ -46,6 +47,7 @@ REGISTRY: dict[str, CorruptionFn] = {
         pixelate,
         frost,
         elastic_transform,
+        spatter,
         gaussian_noise,
         shot_noise,
         speckle_noise,
