@@ -192,7 +192,7 @@ def command(
     )
     console.print(table)
     elapsed = time.perf_counter() - started
-    console.print(f"wall time of this invocation: {elapsed:.1f} s ({how})", highlight=False)
+    console.print(f"wall time of this invocation: {elapsed:.1f} s, {how}", highlight=False)
 
 
 def _line(index: int, total: int, name: str, timing) -> str:

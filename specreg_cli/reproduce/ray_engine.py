@@ -95,7 +95,8 @@ def describe(settings: EngineSettings) -> str:
         else f"on Ray started here with {local_cpus(settings)} CPUs"
     )
     cpus = step_cpus(settings)
-    return f"as Ray tasks of {cpus} CPU{'s' * (cpus > 1)} each (1 GPU for a model step on cuda), {where}"
+    gpu = "" if settings.device == "cpu" else ", a model step on cuda one GPU more"
+    return f"as Ray tasks of {cpus} CPU{'s' * (cpus > 1)} each{gpu}, {where}"
 
 
 def resources(step: Step, settings: EngineSettings, gpu: bool) -> dict:
