@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +44,12 @@ from torch import nn
 
 from specreg_cli import adversarial_io
 from specreg_cli.adversarial_io import to_uint8_in_ball
-from specreg_cli.attacks import get_attack
+from specreg_cli.attacks import BuildArgs, get_attack
 from specreg_cli.checkpoint import Checkpoint
 from specreg_cli.data.loader import images_to_tensor, to_float
 from specreg_cli.errors import SpecregError
 from specreg_cli.parsing import format_pixel_value
-from specreg_cli.results import Record
+from specreg_cli.results import CORRECT, Record, encode_correct
 
 ALPHA_PER_EPS_STEP = 2.5  # default alpha = 2.5 * eps / steps (Madry et al.): 2/255 for eps 8/255, 10 steps
 NOISE = "noise"  # condition name of the random-noise baseline
@@ -58,13 +58,18 @@ KEEP_CHOICES = (None, "uint8", "float32")
 
 @dataclass(frozen=True)
 class AttackSpec:
-    """One attack at one radius. ``eps``, ``alpha``: [0, 1] pixel units; ``steps``: gradient steps."""
+    """One attack at one radius. ``eps``, ``alpha``: [0, 1] pixel units; ``steps``: gradient steps.
+
+    A knob the attack does not take (its entry's ``takes``) is None: APGD has no alpha, Square no steps.
+    ``options`` are the entry's own knobs (Square's n_queries, CW's c, kappa, lr), all of them, sorted.
+    """
 
     name: str  # a name of the registry, specreg_cli.attacks.ATTACKS
     eps: float
-    alpha: float
-    steps: int
-    random_start: bool
+    alpha: float | None
+    steps: int | None
+    random_start: bool | None
+    options: tuple[tuple[str, float], ...] = ()
 
     @property
     def norm(self) -> str:
@@ -72,14 +77,10 @@ class AttackSpec:
         return get_attack(self.name).norm
 
     def params(self) -> dict:
-        """The record ``params`` of this attack: eps, alpha, steps, random_start, norm."""
-        return {
-            "eps": self.eps,
-            "alpha": self.alpha,
-            "steps": self.steps,
-            "random_start": self.random_start,
-            "norm": self.norm,
-        }
+        """The record ``params`` of this attack: eps, norm, the knobs it takes, its options."""
+        knobs = {"alpha": self.alpha, "steps": self.steps, "random_start": self.random_start}
+        taken = {k: v for k, v in knobs.items() if v is not None}
+        return {"eps": self.eps, **taken, "norm": self.norm, **dict(self.options)}
 
 
 def sweep_specs(
@@ -88,8 +89,12 @@ def sweep_specs(
     alpha: float | None = None,
     steps: int = 10,
     random_start: bool = True,
+    options: Mapping[str, float] | None = None,
 ) -> list[AttackSpec]:
     """One :class:`AttackSpec` per eps, sorted by eps, duplicates dropped.
+
+    Only the knobs the entry takes are kept (the others are None; FGSM records its one step of eps);
+    ``options`` (the entry's own, e.g. ``{"n_queries": 1000}`` for Square) go over its defaults.
 
     ``eps_values=None`` gives the registry entry's default radius (8/255 for Linf, 0.5 for L2).
     ``alpha=None`` gives ``2.5 * eps / steps`` for each eps (2/255 at eps 8/255, 10 steps); a number is
@@ -113,26 +118,46 @@ def sweep_specs(
         raise SpecregError(f"--steps must be at least 1, got {steps}")
     if alpha is not None and not (alpha > 0 and math.isfinite(alpha)):
         raise SpecregError(f"--alpha must be > 0, got {alpha}", hint="e.g. --alpha 2/255, or leave it out")
-    if not entry.iterative:  # one step of size eps, no random start: record what the attack actually does
-        return [AttackSpec(name, e, e, 1, False) for e in values]
-    return [
-        AttackSpec(
-            name, e, alpha if alpha is not None else ALPHA_PER_EPS_STEP * e / steps, steps, random_start
+    chosen = entry.resolve_options(options)  # SpecregError on an unknown or bad option
+    if entry.one_step:  # one step of size eps, no random start: record what the attack actually does
+        return [AttackSpec(name, e, e, 1, False, chosen) for e in values]
+
+    def spec(e: float) -> AttackSpec:
+        step = alpha if alpha is not None else ALPHA_PER_EPS_STEP * e / steps
+        return AttackSpec(
+            name,
+            e,
+            step if "alpha" in entry.takes else None,
+            steps if "steps" in entry.takes else None,
+            random_start if "random_start" in entry.takes else None,
+            chosen,
         )
-        for e in values
-    ]
+
+    return [spec(e) for e in values]
 
 
-def make_attack(model: nn.Module, name: str, eps: float, alpha: float, steps: int, random_start: bool):
+def make_attack(
+    model: nn.Module,
+    name: str,
+    eps: float,
+    alpha: float | None,
+    steps: int | None,
+    random_start: bool | None,
+    seed: int = 0,
+    n_classes: int = 10,
+    options: Sequence[tuple[str, float]] = (),
+):
     """The torchattacks object of registry entry ``name``. ``eps`` must be > 0 (eps 0 is handled by
-    :func:`perturb`).
+    :func:`perturb`); ``seed`` goes to the attacks that take one, ``n_classes`` to the targeted ones;
+    ``options`` over the entry's defaults.
 
     Example: ``make_attack(model, "pgd", 8/255, 2/255, 10, True)(images, labels)`` -> float (B, 3, H, W).
     """
     entry = get_attack(name)
     if not eps > 0:
         raise ValueError(f"eps must be > 0 to build an attack, got {eps}")
-    return entry.build(model, eps, alpha, steps, random_start)
+    chosen = entry.resolve_options(dict(options))
+    return entry.build(model, BuildArgs(eps, alpha, steps, random_start, seed, n_classes, chosen))
 
 
 def batch_seed(seed: int, batch_index: int, stream: int = 0) -> int:
@@ -141,15 +166,20 @@ def batch_seed(seed: int, batch_index: int, stream: int = 0) -> int:
     return (int(state[0]) << 31) ^ int(state[1])
 
 
-def perturb(model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, seed: int) -> torch.Tensor:
+def perturb(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, seed: int, n_classes: int = 10
+) -> torch.Tensor:
     """Adversarial version of ``x`` (float32 (B, 3, H, W) in [0, 1]) for labels ``y`` (B,) under ``spec``.
 
     The attack's random start is drawn from torch's global RNG of ``x``'s device, seeded with ``seed``
-    inside ``fork_rng``, so the caller's RNG state is untouched. eps 0 returns a copy of ``x``.
+    inside ``fork_rng``, so the caller's RNG state is untouched; attacks with a seed argument get ``seed``
+    too. ``n_classes``: the model's number of outputs (targeted attacks). eps 0 returns a copy of ``x``.
     """
     if spec.eps == 0:
         return x.clone()
-    attack = make_attack(model, spec.name, spec.eps, spec.alpha, spec.steps, spec.random_start)
+    attack = make_attack(
+        model, spec.name, spec.eps, spec.alpha, spec.steps, spec.random_start, seed, n_classes, spec.options
+    )
     cuda = x.device.type == "cuda"
     index = (x.device.index if x.device.index is not None else torch.cuda.current_device()) if cuda else None
     with torch.random.fork_rng(devices=[index] if cuda else []):
@@ -225,6 +255,9 @@ class AttackResult:
     adversarial: dict[float, np.ndarray | torch.Tensor] = field(default_factory=dict)  # eps -> kept examples
     labels: np.ndarray | None = None  # (n,) int64, the labels of the kept examples
     seconds: float = 0.0  # wall time of the whole sweep
+    # per image, whether the model was right: "clean" and each eps -> bool (n,), in the images' order
+    # (the report's worst case over attacks takes, image by image, the AND over every attack)
+    correct: dict[str | float, np.ndarray] = field(default_factory=dict)
 
     def checks(self, tolerance: float | None = None) -> list[SanityCheck]:
         return sanity_checks(self.clean, self.robust, self.noise, self.n, tolerance)
@@ -260,6 +293,7 @@ def robust_accuracy(
         raise ValueError("no images to attack")
     evaluated = specs if specs[0].eps == 0 else [_eps_zero(specs[0]), *specs]
     hits = {"clean": 0}  # "clean", ("adv" | "noise" | "stored", eps) -> correctly classified images so far
+    correct: dict[str | float, list[np.ndarray]] = {"clean": [], **{s.eps: [] for s in evaluated}}
     kept: dict[float, list] = {s.eps: [] for s in specs} if keep else {}
     was_training = model.training
     model.eval()
@@ -268,7 +302,7 @@ def robust_accuracy(
         for index, start in enumerate(range(0, n, batch_size)):
             clean_u8 = images_to_tensor(images[start : start + batch_size], device)  # (B, 3, H, W) uint8
             y = labels_t[start : start + batch_size].to(device)  # (B,)
-            _attack_batch(model, clean_u8, y, evaluated, seed, index, hits, kept, keep)
+            _attack_batch(model, clean_u8, y, evaluated, seed, index, hits, kept, keep, correct)
             if on_batch is not None:
                 seen = min(start + batch_size, n)
                 on_batch(index + 1, total, {s.eps: hits[("adv", s.eps)] / seen for s in specs})
@@ -285,6 +319,7 @@ def robust_accuracy(
         adversarial={e: _concat(parts) for e, parts in kept.items()},
         labels=labels_t.numpy() if keep else None,
         seconds=time.perf_counter() - start_time,
+        correct={key: np.concatenate(parts) for key, parts in correct.items()},
     )
 
 
@@ -298,19 +333,26 @@ def _attack_batch(
     hits: dict,
     kept: dict[float, list],
     keep: str | None,
+    correct: dict[str | float, list[np.ndarray]],
 ) -> None:
-    """Count the hits of one batch (clean_u8 uint8 (B, 3, H, W), y (B,)) for every spec into ``hits``.
+    """Count the hits of one batch (clean_u8 uint8 (B, 3, H, W), y (B,)) for every spec into ``hits``,
+    and append each image's right / wrong to ``correct``.
 
     ``specs`` are one attack (one norm) at several eps.
     """
     x = to_float(clean_u8)  # (B, 3, H, W) float32 in [0, 1]
-    hits["clean"] += _n_correct(model, x, y)
+    logits = _logits(model, x)  # (B, n_classes): the targeted attacks try every other class
+    right = logits.argmax(1) == y  # (B,)
+    hits["clean"] += int(right.sum().item())
+    correct["clean"].append(right.cpu().numpy())
     # one noise draw per batch, scaled to each eps: a smoother sweep (its own generator: the attack's
     # random starts, drawn from torch's global RNG, are not moved by it)
     draw = noise_draw(x.shape, specs[0].norm, torch.Generator().manual_seed(batch_seed(seed, index, 1)))
     for spec in specs:
-        adv = perturb(model, x, y, spec, batch_seed(seed, index, 0))
-        _add(hits, ("adv", spec.eps), _n_correct(model, adv, y))
+        adv = perturb(model, x, y, spec, batch_seed(seed, index, 0), logits.shape[1])
+        right = _logits(model, adv).argmax(1) == y  # (B,)
+        _add(hits, ("adv", spec.eps), int(right.sum().item()))
+        correct[spec.eps].append(right.cpu().numpy())
         if spec.eps > 0:
             noisy = noise_in_ball(x, draw, spec.eps, spec.norm)  # (B, 3, H, W)
             _add(hits, (NOISE, spec.eps), _n_correct(model, noisy, y))
@@ -323,12 +365,16 @@ def _add(hits: dict, key, count: int) -> None:
 
 
 def _eps_zero(spec: AttackSpec) -> AttackSpec:
-    return AttackSpec(spec.name, 0.0, 0.0, spec.steps, spec.random_start)
+    return replace(spec, eps=0.0, alpha=None if spec.alpha is None else 0.0)
 
 
 @torch.no_grad()
+def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model(x)
+
+
 def _n_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
-    return (model(x).argmax(1) == y).sum().item()
+    return (_logits(model, x).argmax(1) == y).sum().item()
 
 
 def _keep(
@@ -387,7 +433,12 @@ def attack_models(
 
 # --- sanity checks -------------------------------------------------------------------------------
 
-CHECK_NAMES = ("eps0_clean", "monotone", "beats_noise")
+CHECK_NAMES = ("eps0_clean", "monotone", "beats_noise")  # within one sweep (sanity_checks)
+# across attacks at one radius (masking_checks / run_masking_checks)
+MASKING_CHECK_NAMES = ("white_beats_black", "large_radius", "more_steps")
+LARGE_RADIUS = {"Linf": 0.5, "L2": 30.0}  # ~ the whole pixel range: any image can be made gray there
+LARGE_RADIUS_ACCURACY = 0.02  # "about 0": what an attack may leave at LARGE_RADIUS
+MORE_STEPS = 5  # the more-steps check runs steps x 5 at the same alpha
 
 
 @dataclass(frozen=True)
@@ -477,6 +528,136 @@ def _monotone(clean: float, robust: Mapping[float, float], positive: list[float]
     return SanityCheck("monotone", True, "accuracy does not rise with eps", None, tol)
 
 
+# --- gradient masking across attacks -------------------------------------------------------------
+
+
+def masking_checks(
+    white: float,
+    eps: float,
+    n: int,
+    black: float | None = None,
+    large: float | None = None,
+    large_eps: float | None = None,
+    more: float | None = None,
+    steps: tuple[int, int] | None = None,
+    tolerance: float | None = None,
+) -> list[SanityCheck]:
+    """Gradient-masking checks over accuracies (fractions) of one model on the same ``n`` images; pure.
+
+    ``white``: a white-box attack (PGD) at ``eps``. Each check runs when its accuracy is given:
+
+    - ``white_beats_black``: a black-box attack (Square) at the same eps, which sees no gradient, must not
+      leave clearly less: ``black >= white - tolerance``. When it does, the gradient misleads PGD.
+    - ``large_radius``: at ``large_eps`` (about the whole pixel range) the white-box attack must leave
+      about nothing: ``large <= max(LARGE_RADIUS_ACCURACY, tolerance)``.
+    - ``more_steps``: the white-box attack with more steps (``steps`` = (fewer, more), the same alpha)
+      must not be weaker: ``more <= white + tolerance``.
+
+    >>> [c.passed for c in masking_checks(0.40, 8 / 255, 1000, black=0.20, large=0.0, large_eps=0.5)]
+    [False, True]
+    """
+    tol = default_tolerance(n) if tolerance is None else tolerance
+    radius = format_pixel_value(eps)
+    checks = []
+    if black is not None:
+        ok = black >= white - tol
+        checks.append(
+            SanityCheck(
+                "white_beats_black",
+                ok,
+                f"at eps {radius} the black-box attack leaves {black:.2%}, the white-box one {white:.2%}"
+                + ("" if ok else ": gradients mislead the white-box attack (gradient masking?)"),
+                eps,
+                tol,
+            )
+        )
+    if large is not None:
+        ok = large <= max(LARGE_RADIUS_ACCURACY, tol)
+        checks.append(
+            SanityCheck(
+                "large_radius",
+                ok,
+                f"at eps {format_pixel_value(large_eps) if large_eps is not None else '?'} the attack "
+                f"leaves {large:.2%}" + ("" if ok else ", not about 0 (gradient masking?)"),
+                large_eps,
+                tol,
+            )
+        )
+    if more is not None:
+        ok = more <= white + tol
+        fewer, many = steps if steps is not None else ("?", "?")
+        checks.append(
+            SanityCheck(
+                "more_steps",
+                ok,
+                f"at eps {radius} {many} steps leave {more:.2%}, {fewer} steps {white:.2%}"
+                + ("" if ok else ": more steps are weaker (gradient masking?)"),
+                eps,
+                tol,
+            )
+        )
+    return checks
+
+
+@dataclass
+class MaskingResult:
+    """The attacks :func:`run_masking_checks` ran (name -> result, all on the same images) and the checks."""
+
+    results: dict[str, AttackResult]
+    checks: list[SanityCheck]
+
+
+def run_masking_checks(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    spec: AttackSpec,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    black_box_options: Mapping[str, float] | None = None,
+) -> MaskingResult:
+    """Run the attacks behind :func:`masking_checks` around the white-box ``spec`` (e.g. PGD-10 at 8/255).
+
+    The black-box attack is the registry's black-box entry of the same norm (Square for Linf; none for
+    L2, so no such check), ``black_box_options`` over its defaults (e.g. ``{"n_queries": 1000}``); the
+    large radius is :data:`LARGE_RADIUS` of the norm with the alpha scaled by ``large / eps``; more steps
+    are ``MORE_STEPS`` times ``spec.steps`` at the same alpha (attacks without steps: no such check).
+
+    Example: ``run_masking_checks(model, test.images[:500], test.labels[:500], sweep_specs("pgd")[0]).checks``
+    """
+    from specreg_cli.attacks import ATTACKS
+
+    if not spec.eps > 0:
+        raise ValueError("the masking checks need a radius > 0")
+
+    def run(one: AttackSpec) -> AttackResult:
+        return robust_accuracy(model, images, labels, [one], batch_size, device, seed)
+
+    results = {"white": run(spec)}
+    black = [a for a in ATTACKS.values() if a.black_box and a.norm == spec.norm]
+    if black:
+        black_spec = sweep_specs(black[0].name, [spec.eps], options=black_box_options)[0]
+        results["black"] = run(black_spec)
+    large_eps = LARGE_RADIUS[spec.norm]
+    scaled = None if spec.alpha is None else spec.alpha * large_eps / spec.eps
+    results["large"] = run(replace(spec, eps=large_eps, alpha=scaled))
+    if spec.steps is not None and not get_attack(spec.name).one_step:
+        results["more"] = run(replace(spec, steps=spec.steps * MORE_STEPS))
+    acc = {key: r.robust[r.specs[0].eps] for key, r in results.items()}
+    checks = masking_checks(
+        acc["white"],
+        spec.eps,
+        results["white"].n,
+        black=acc.get("black"),
+        large=acc["large"],
+        large_eps=large_eps,
+        more=acc.get("more"),
+        steps=(spec.steps, spec.steps * MORE_STEPS) if "more" in acc else None,
+    )
+    return MaskingResult(results, checks)
+
+
 # --- records -------------------------------------------------------------------------------------
 
 
@@ -490,14 +671,19 @@ def attack_records(
 ) -> list[Record]:
     """Tidy records: the clean accuracy; per requested eps the attack accuracy (condition = attack name) and
     the noise accuracy (condition ``noise``); one ``sanity_<check>`` record per check (1.0 pass, 0.0 fail).
+    Clean and attack records carry the per-image right / wrong bits (``params["correct"]``).
     """
 
     def record(condition: str, metric: str, value: float, params: dict) -> Record:
         return Record(run, method, arch, dataset, condition, None, metric, value, result.n, params)
 
-    records = [record("clean", "accuracy", result.clean, {})]
+    def bits(key: str | float) -> dict:  # per-image right / wrong, for the report's worst case over attacks
+        return {CORRECT: encode_correct(result.correct[key])} if key in result.correct else {}
+
+    records = [record("clean", "accuracy", result.clean, bits("clean"))]
     for spec in result.specs:
-        records.append(record(result.name, "accuracy", result.robust[spec.eps], spec.params()))
+        params = spec.params() | bits(spec.eps)
+        records.append(record(result.name, "accuracy", result.robust[spec.eps], params))
         if spec.eps > 0:
             records.append(
                 record(NOISE, "accuracy", result.noise[spec.eps], {"eps": spec.eps, "norm": spec.norm})

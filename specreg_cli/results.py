@@ -12,7 +12,11 @@ A results file::
                   "params": {}}, ...]}
 
 Tidy: one row per (run, condition, severity, metric). ``severity`` is null for clean and attack rows;
-attack rows keep eps, alpha, steps... in ``params``. Values are numbers, never formatted strings;
+attack rows keep eps, alpha, steps... in ``params``, and ``specreg attack``'s clean and attack accuracy
+rows also ``params["correct"]``: which of the ``n`` images the model got right, one bit per image in
+test-set order, packed (numpy ``packbits``, big-endian) and written as hex (:func:`encode_correct`); the
+reader checks its length, its zero padding and that it counts ``value * n`` images (older files without it
+still load). Values are numbers, never formatted strings;
 paths are absolute. :func:`read_results` validates files and returns one pandas DataFrame;
 :func:`read_documents` and :func:`records_frame` are its two halves, for callers that also need the
 documents (each file is read once).
@@ -39,6 +43,9 @@ from specreg_cli.errors import SpecregError
 SCHEMA = "specreg-results"
 SCHEMA_VERSION = 1
 RECORD_COLUMNS = ("run", "method", "arch", "dataset", "condition", "severity", "metric", "value", "n")
+TEXT_COLUMNS = ("run", "method", "arch", "dataset", "condition", "metric")
+FRACTION_METRICS = ("accuracy", "error")  # stored as fractions in [0, 1], rendered as percentages
+CORRECT = "correct"  # the params key of the per-image right / wrong bits
 PACKAGES = ("torch", "torchvision", "torchattacks", "numpy", "pandas", "typer", "rich")
 
 
@@ -97,21 +104,77 @@ def write_results(path: str | Path, records: list[Record], prov: dict) -> Path:
     return path
 
 
-def _validated(row: dict, path: Path) -> dict:
+def _validated(row: object, path: Path) -> dict:
+    """``row`` as a clean record dict, or a one-line :class:`SpecregError` naming what is wrong with it.
+
+    Every record is untrusted (a hand-edited or foreign file): the text fields must be strings, the value
+    a finite number (a fraction in [0, 1] for :data:`FRACTION_METRICS`: a percentage typed by hand, 93.5,
+    would otherwise be reported as 9350%), ``n`` a non-negative integer, ``severity`` null or 1..5.
+    """
+    if not isinstance(row, dict):
+        raise SpecregError(f"{path}: a record is a {type(row).__name__}, not an object")
     missing = [c for c in RECORD_COLUMNS if c not in row]
     if missing:
         raise SpecregError(f"{path}: a record lacks {', '.join(missing)}")
+    for name in TEXT_COLUMNS:
+        if not isinstance(row[name], str) or not row[name]:
+            raise SpecregError(f"{path}: record {name} {row[name]!r} is not a non-empty string")
     value, n, severity = row["value"], row["n"], row["severity"]
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
         raise SpecregError(f"{path}: record value {value!r} is not a finite number")
+    if row["metric"] in FRACTION_METRICS and not 0.0 <= value <= 1.0:
+        raise SpecregError(
+            f"{path}: {row['run']} {row['condition']} {row['metric']} is {value!r}, outside [0, 1]",
+            hint="accuracies are stored as fractions (0.935, not 93.5); re-run the evaluation",
+        )
     if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
         raise SpecregError(f"{path}: record n {n!r} is not a non-negative integer")
-    if severity is not None and (not isinstance(severity, Integral) or not 1 <= severity <= 5):
+    if severity is not None and (
+        isinstance(severity, bool) or not isinstance(severity, Integral) or not 1 <= severity <= 5
+    ):
         raise SpecregError(f"{path}: record severity {severity!r} is not null or 1..5")
     params = row.get("params") or {}
     if not isinstance(params, dict):
         raise SpecregError(f"{path}: record params must be an object")
+    if CORRECT in params:
+        _check_correct(params[CORRECT], value, n, path)
     return {**{c: row[c] for c in RECORD_COLUMNS}, "value": float(value), "n": int(n), "params": params}
+
+
+def encode_correct(correct) -> str:
+    """Per-image right / wrong (bool (n,)) as the hex text of ``params["correct"]``.
+
+    >>> encode_correct([True, False, True, True, False, False, False, False, True])
+    'b080'
+    """
+    import numpy as np
+
+    return np.packbits(np.asarray(correct, dtype=bool)).tobytes().hex()
+
+
+def decode_correct(text: str, n: int):
+    """The bool (n,) array of :func:`encode_correct`'s text; ValueError when it cannot be ``n`` bits."""
+    import numpy as np
+
+    if not isinstance(text, str) or len(text) != 2 * (-(-n // 8)):
+        raise ValueError(f"expected {2 * (-(-n // 8))} hex digits for {n} images")
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))  # ValueError on non-hex
+    if bits[n:].any():
+        raise ValueError("padding bits after the last image are set")
+    return bits[:n].astype(bool)
+
+
+def _check_correct(text: object, value: float, n: int, path: Path) -> None:
+    """``params["correct"]`` must be ``n`` bits of which exactly ``value * n`` are set."""
+    try:
+        bits = decode_correct(text, n)
+    except (ValueError, TypeError) as exc:
+        raise SpecregError(f"{path}: record params.correct is not {n} per-image bits ({exc})") from None
+    if abs(int(bits.sum()) - value * n) > 1e-6 * max(n, 1):
+        raise SpecregError(
+            f"{path}: record params.correct counts {int(bits.sum())} of {n} images right, "
+            f"its value says {value * n:g}"
+        )
 
 
 def read_documents(paths: list[str | Path]) -> list[tuple[Path, dict]]:
@@ -171,7 +234,45 @@ def _checked_document(path: Path, value: dict | Exception | None) -> dict:
         )
     if version > SCHEMA_VERSION:
         raise SpecregError(f"{path} was written by a newer specreg", hint="upgrade specreg")
+    if not isinstance(value.get("records", []), list):
+        raise SpecregError(f"{path}: records must be a list", hint="pass files written by specreg")
+    _check_provenance(path, value.get("provenance", {}))
     return value
+
+
+# provenance key -> the JSON types it may hold (readers index into these, so a wrong type is refused here)
+PROVENANCE_TYPES: dict[str, tuple[type, ...]] = {
+    "command": (str, type(None)),
+    "arguments": (dict,),
+    "seed": (int, type(None)),
+    "time": (str,),
+    "specreg_version": (str,),
+    "python": (str,),
+    "argv": (list,),
+    "packages": (dict,),
+    "dataset": (dict,),
+    "checkpoints": (dict,),
+}
+
+
+def _check_provenance(path: Path, prov: object) -> None:
+    """A one-line :class:`SpecregError` when a file's provenance has the wrong shape (hand-edited)."""
+    hint = "pass files written by specreg, or restore the file's provenance"
+    if not isinstance(prov, dict):
+        raise SpecregError(f"{path}: provenance must be an object, got {type(prov).__name__}", hint=hint)
+    for key, types in PROVENANCE_TYPES.items():
+        value = prov.get(key)
+        if key in prov and (isinstance(value, bool) or not isinstance(value, types)):
+            names = " or ".join("null" if t is type(None) else _JSON_NAMES[t] for t in types)
+            raise SpecregError(f"{path}: provenance {key} {value!r} is not {names}", hint=hint)
+    for run, entry in prov.get("checkpoints", {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256", ""), str):
+            raise SpecregError(f"{path}: provenance checkpoint {run!r} is not a {{path, sha256}} object")
+    if not isinstance(prov.get("dataset", {}).get("sha256", ""), (str, type(None))):
+        raise SpecregError(f"{path}: provenance dataset sha256 is not a string", hint=hint)
+
+
+_JSON_NAMES = {str: "a string", int: "an integer", dict: "an object", list: "a list"}
 
 
 def read_results(paths: list[str | Path] | str | Path) -> pd.DataFrame:

@@ -19,22 +19,25 @@ from torch import nn
 from typer.testing import CliRunner
 
 from specreg_cli.attack import (
+    MASKING_CHECK_NAMES,
     AttackSpec,
     attack_records,
     make_attack,
+    masking_checks,
     noise_draw,
     noise_in_ball,
     robust_accuracy,
+    run_masking_checks,
     sanity_checks,
     sweep_specs,
     uniform_noise,
 )
-from specreg_cli.attacks import ATTACK_NAMES, ATTACKS
+from specreg_cli.attacks import ATTACK_NAMES, ATTACKS, BuildArgs
 from specreg_cli.checkpoint import CHECKPOINT_NAME, build_model, make_meta, save_checkpoint
 from specreg_cli.cli import app
 from specreg_cli.data import BatchLoader, images_to_tensor, load_dataset, to_float
 from specreg_cli.errors import SpecregError
-from specreg_cli.results import read_results
+from specreg_cli.results import decode_correct, read_results
 
 SPEC = "synthetic:train=512,test=128"
 LENET = {"arch": "lenet", "num_classes": 10, "spectral": None}
@@ -256,7 +259,13 @@ def test_records_carry_params_and_checks(trained, test_set):
     by = {(r.condition, r.metric, r.params.get("eps")): r for r in records}
     assert by[("clean", "accuracy", None)].value == result.clean
     pgd = by[("pgd", "accuracy", EPS8)]
+    bits = pgd.params.pop("correct")  # per-image right / wrong, in the images' order
     assert pgd.params == {"eps": EPS8, "alpha": 2.5 * EPS8, "steps": 1, "random_start": True, "norm": "Linf"}
+    assert (decode_correct(bits, 32) == result.correct[EPS8]).all() and result.correct[
+        EPS8
+    ].mean() == pgd.value
+    clean_bits = decode_correct(by[("clean", "accuracy", None)].params["correct"], 32)
+    assert clean_bits.mean() == result.clean and (clean_bits >= result.correct[0.0]).all()
     assert by[("noise", "accuracy", EPS8)].value == result.noise[EPS8]
     assert {r.metric for r in records if r.metric.startswith("sanity_")} == {
         "sanity_eps0_clean",
@@ -496,16 +505,25 @@ def _ball_size(adv: torch.Tensor, clean: torch.Tensor, norm: str) -> torch.Tenso
     return delta.abs().amax(1) if norm == "Linf" else delta.norm(dim=1)
 
 
+def _cheap(entry) -> dict:
+    """Options that keep an entry fast in tests: Square (alone or in AutoAttack) at 100 queries, not 5000."""
+    return {"n_queries": 100} if "n_queries" in entry.option_defaults() else {}
+
+
 @pytest.mark.parametrize("entry", list(ATTACKS.values()), ids=ATTACK_NAMES)
 def test_every_registered_attack_lowers_accuracy_inside_its_ball(entry, trained, test_set):
     """Each entry runs through robust_accuracy at its default radius: accuracy drops, examples stay in the
     eps ball of the entry's norm and in [0, 1], and its specs follow the entry (norm, one step or many)."""
-    images, labels = test_set.images[:64], test_set.labels[:64]
-    specs = sweep_specs(entry.name, None, steps=3)
+    n = 16 if entry.headline else 64  # AutoAttack runs four attacks, two of them against every class
+    images, labels = test_set.images[:n], test_set.labels[:n]
+    specs = sweep_specs(entry.name, None, steps=3, options=_cheap(entry))
     eps = entry.default_eps
     assert [s.eps for s in specs] == [eps] and specs[0].norm == entry.norm
-    if not entry.iterative:
+    if entry.one_step:
         assert (specs[0].alpha, specs[0].steps, specs[0].random_start) == (eps, 1, False)
+    else:  # only the knobs the attack takes are set (and recorded)
+        knobs = {"alpha": specs[0].alpha, "steps": specs[0].steps, "random_start": specs[0].random_start}
+        assert {k for k, v in knobs.items() if v is not None} == set(entry.takes)
     result = robust_accuracy(trained[0], images, labels, specs, batch_size=32, seed=0, keep="float32")
     assert result.robust[eps] <= result.clean
     assert result.robust[eps] < result.clean  # the attack really ran: a natural model loses examples
@@ -513,15 +531,19 @@ def test_every_registered_attack_lowers_accuracy_inside_its_ball(entry, trained,
     clean = to_float(images_to_tensor(images))  # (N, 3, 32, 32) float32, what the attack started from
     size = _ball_size(adv, clean, entry.norm)
     assert size.max().item() <= eps * (1 + 1e-5) + 1e-6
-    assert size.max().item() > 0.5 * eps  # the examples moved (a clean copy would pass the ball check)
+    # the examples moved (a clean copy would pass the ball check); minimum-norm attacks move less
+    assert size.max().item() > (0.0 if entry.minimum_norm else 0.5 * eps)
     assert adv.min().item() >= 0 and adv.max().item() <= 1
 
 
 @pytest.mark.parametrize("entry", list(ATTACKS.values()), ids=ATTACK_NAMES)
 def test_make_attack_builds_the_registry_entry(entry, trained):
-    attack = make_attack(trained[0], entry.name, entry.default_eps, entry.default_eps / 4, 2, True)
-    built = entry.build(trained[0], entry.default_eps, entry.default_eps / 4, 2, True)
+    attack = make_attack(trained[0], entry.name, entry.default_eps, entry.default_eps / 4, 2, True, seed=3)
+    args = BuildArgs(entry.default_eps, entry.default_eps / 4, 2, True, 3, 10, entry.resolve_options())
+    built = entry.build(trained[0], args)
     assert type(attack) is type(built)
+    if hasattr(built, "seed"):  # torchattacks' own seed argument is the one given, never time.time()
+        assert attack.seed == 3
     with pytest.raises(ValueError):
         make_attack(trained[0], entry.name, 0.0, 0.0, 1, False)  # eps 0 never reaches torchattacks
 
@@ -529,14 +551,18 @@ def test_make_attack_builds_the_registry_entry(entry, trained):
 @pytest.mark.parametrize("entry", list(ATTACKS.values()), ids=ATTACK_NAMES)
 def test_cli_runs_every_registered_attack_at_its_default_radius(entry, runs, tmp_path):
     out = tmp_path / "r.json"
-    args = ["attack", str(runs / "natural"), "--attack", entry.name, "--steps", "2", "--n-examples", "32"]
+    n = 16 if entry.headline else 32
+    args = ["attack", str(runs / "natural"), "--attack", entry.name, "--steps", "2", "--n-examples", str(n)]
+    args += [f"--attack-option={k}={v}" for k, v in _cheap(entry).items()]
     result = CliRunner().invoke(app, [*args, "--device", "cpu", "--out", str(out)])
     assert result.exit_code == 0, result.output
     frame = read_results(out)
     rows = frame[(frame.condition == entry.name) & (frame.metric == "accuracy")]
     assert list(rows.param_eps) == [entry.default_eps] and (rows.param_norm == entry.norm).all()
+    for name, value in _cheap(entry).items():  # the attack's own options are recorded with it
+        assert (rows[f"param_{name}"] == value).all()
     steps = ", 2 steps" if entry.iterative else ""
-    assert f"({entry.norm}{steps}, n=32)" in result.output
+    assert f"({entry.norm}{steps}, n={n})" in result.output
 
 
 def test_attack_help_is_the_registry():
@@ -608,3 +634,94 @@ def test_cli_paths_in_provenance_are_absolute(runs, tmp_path, monkeypatch):
     arguments = json.loads((tmp_path / "transfer.json").read_text())["provenance"]["arguments"]
     assert arguments["adv_from"] == str(tmp_path / "adv.npy")
     assert arguments["checkpoints"] == [str(tmp_path / "natural")]
+
+
+# --- gradient masking across attacks -------------------------------------------------------------
+
+
+class Quantised(nn.Module):
+    """A model behind input quantisation to ``levels`` grey levels: torch.round has zero gradient, so
+    PGD only ever sees its random start (noise), while Square, which needs no gradient, still searches."""
+
+    def __init__(self, model: nn.Module, levels: int):
+        super().__init__()
+        self.model, self.levels = model, levels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(torch.round(x * self.levels) / self.levels)
+
+
+class Decoy(nn.Module):
+    """Memorises the test images; its gradient always pushes along one fixed +-1 pattern ``d``. Wrong while
+    the walk along ``d`` (t = mean((x - x0) * d) / eps, in [-1, 1]) is in (0.3, 0.7), right again past it:
+    a short PGD walk fools it, a long one (more steps, same alpha) walks through and does not."""
+
+    def __init__(self, images_u8: np.ndarray, labels: np.ndarray, eps: float):
+        super().__init__()
+        self.register_buffer("images", torch.from_numpy(images_u8).permute(0, 3, 1, 2).float().div(255))
+        self.register_buffer("labels", torch.as_tensor(labels))
+        pattern = torch.Generator().manual_seed(0)
+        self.register_buffer("d", torch.randint(0, 2, self.images.shape[1:], generator=pattern) * 2.0 - 1)
+        self.anchor, self.eps = nn.Parameter(torch.zeros(())), eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        index = torch.cdist(x.detach().flatten(1), self.images.flatten(1)).argmin(1)  # (B,) nearest image
+        t = ((x - self.images[index]) * self.d).flatten(1).mean(1) / self.eps  # (B,)
+        label = self.labels[index]
+        wrong = ((t > 0.3) & (t < 0.7)).detach()
+        answer = torch.where(wrong, (label + 1) % 10, label)
+        # the only gradient: the label's logit falls as t grows, so every attack step raises t
+        return F.one_hot(answer, 10).float() * 10 - F.one_hot(label, 10).float() * t[:, None] + self.anchor
+
+
+def test_masking_checks_pure():
+    checks = masking_checks(
+        0.40, EPS8, 1000, black=0.397, large=0.01, large_eps=0.5, more=0.404, steps=(10, 50)
+    )
+    assert [c.name for c in checks] == list(MASKING_CHECK_NAMES) and all(c.passed for c in checks)
+    failing = masking_checks(
+        0.40, EPS8, 1000, black=0.30, large=0.20, large_eps=0.5, more=0.50, steps=(10, 50)
+    )
+    assert not any(c.passed for c in failing)
+    assert "50 steps leave 50.00%, 10 steps 40.00%" in failing[2].message
+
+
+def test_masking_checks_pass_on_an_honest_model(trained, test_set):
+    spec = sweep_specs("pgd", [EPS8], steps=2)[0]
+    result = run_masking_checks(
+        trained[0], test_set.images[:32], test_set.labels[:32], spec, 32, black_box_options={"n_queries": 50}
+    )
+    assert set(result.results) == {"white", "black", "large", "more"}
+    assert all(c.passed for c in result.checks), [c.message for c in result.checks]
+    assert result.results["large"].specs[0].alpha == pytest.approx(spec.alpha * 0.5 / EPS8)
+
+
+def test_square_beating_pgd_is_flagged_on_a_quantised_model(trained, test_set):
+    model = Quantised(trained[0], levels=8).eval()
+    spec = sweep_specs("pgd", [EPS8], steps=2)[0]
+    images, labels = test_set.images[:48], test_set.labels[:48]
+    result = run_masking_checks(model, images, labels, spec, 48, black_box_options={"n_queries": 200})
+    checks = {c.name: c for c in result.checks}
+    assert not checks["white_beats_black"].passed, checks["white_beats_black"].message
+    # the checks within one sweep miss it: PGD with a useless gradient is exactly as strong as noise
+    white = result.results["white"]
+    assert all(c.passed for c in white.checks() if c.name == "beats_noise")
+
+
+def test_large_radius_and_more_steps_are_flagged_on_toy_models(test_set):
+    images, labels = test_set.images[:16], test_set.labels[:16]
+    frozen = sweep_specs("pgd", [EPS8], steps=2, random_start=False)[0]  # no random start: PGD cannot move
+    checks = {
+        c.name: c
+        for c in run_masking_checks(
+            Memoriser(images, labels), images, labels, frozen, 16, black_box_options={"n_queries": 20}
+        ).checks
+    }
+    assert not checks["large_radius"].passed and "not about 0" in checks["large_radius"].message
+    walk = sweep_specs("pgd", [EPS8], alpha=EPS8 / 4, steps=2)[0]  # 2 steps end at t = 0.5, 10 at t = 1
+    result = run_masking_checks(
+        Decoy(images, labels, EPS8), images, labels, walk, 16, black_box_options={"n_queries": 20}
+    )
+    checks = {c.name: c for c in result.checks}
+    assert result.results["white"].robust[EPS8] == 0.0 and result.results["more"].robust[EPS8] == 1.0
+    assert not checks["more_steps"].passed and "more steps are weaker" in checks["more_steps"].message

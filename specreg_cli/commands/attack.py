@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from specreg_cli.attacks import ATTACKS, get_attack
+from specreg_cli.attacks import ATTACKS, get_attack, parse_options
 from specreg_cli.commands.given import as_typed, was_given
 from specreg_cli.options import (
     DEFAULT_DATA_DIR,
@@ -27,21 +27,36 @@ from specreg_cli.options import (
     DataDirOption,
     DeviceOption,
     DownloadOption,
+    MeanOption,
+    ModelKwargsOption,
+    ModelOption,
     NExamplesOption,
     SeedOption,
+    StdOption,
     ThreadsOption,
+    WeightsOption,
 )
 from specreg_cli.parsing import format_pixel_value
 
 COMMAND_NAME = "attack"
 # The parameters that only configure the attack: with --adv-from no attack runs, so giving one of them
 # would silently do nothing. (--save-adv is refused with --adv-from by a message of its own.)
-ATTACK_ONLY = ("attack", "eps", "alpha", "steps", "random_start")
+ATTACK_ONLY = ("attack", "eps", "alpha", "steps", "random_start", "attack_options")
 
 
-def _names(iterative: bool) -> str:
-    """The registered attacks that do (or don't) take steps: ``pgd, pgdl2``."""
-    return ", ".join(a.name for a in ATTACKS.values() if a.iterative == iterative)
+def _names(knob: str, taken: bool = True) -> str:
+    """The registered attacks that do (or don't) take ``knob`` (steps | alpha | random_start)."""
+    return ", ".join(a.name for a in ATTACKS.values() if (knob in a.takes) == taken)
+
+
+def _option_help() -> str:
+    """``square: n_queries (model queries per image, 5000); ...``: every attack's own options."""
+    listed = [
+        f"{a.name}: " + ", ".join(f"{o.name} ({o.help}, {o.default:g})" for o in a.options)
+        for a in ATTACKS.values()
+        if a.options
+    ]
+    return "An attack's own option, NAME=NUMBER; repeat for several. " + "; ".join(listed) + "."
 
 
 def _default_radii() -> str:
@@ -68,9 +83,12 @@ def _absolute(path: Path | None) -> str | None:
 def command(
     ctx: typer.Context,
     checkpoints: Annotated[
-        list[Path],
-        typer.Argument(help="Run directories (or their checkpoint files) to attack.", show_default=False),
-    ],
+        list[Path] | None,
+        typer.Argument(
+            help="Run directories (or their checkpoint files) to attack. May be left out with --model.",
+            show_default=False,
+        ),
+    ] = None,
     attack: Annotated[str, typer.Option("--attack", help=ATTACK_HELP)] = "pgd",
     eps: Annotated[
         list[str] | None,
@@ -85,19 +103,22 @@ def command(
         typer.Option(
             "--alpha",
             help="Step size in [0, 1] pixel units (e.g. 2/255). Default: 2.5*eps/steps per eps "
-            f"(Madry et al.; 2/255 at eps 8/255, 10 steps). Ignored by {_names(iterative=False)}.",
+            f"(Madry et al.; 2/255 at eps 8/255, 10 steps). Used by {_names('alpha')}.",
             show_default=False,
         ),
     ] = None,
-    steps: Annotated[
-        int, typer.Option("--steps", min=1, help=f"Gradient steps ({_names(iterative=True)}).")
-    ] = 10,
+    steps: Annotated[int, typer.Option("--steps", min=1, help=f"Gradient steps ({_names('steps')}).")] = 10,
     random_start: Annotated[
         bool,
         typer.Option(
-            "--random-start/--no-random-start", help="Start PGD at a uniformly random point of the ball."
+            "--random-start/--no-random-start",
+            help=f"Start at a uniformly random point of the ball ({_names('random_start')}).",
         ),
     ] = True,
+    attack_options: Annotated[
+        list[str] | None,
+        typer.Option("--attack-option", help=_option_help(), show_default=False),
+    ] = None,
     n_examples: NExamplesOption = None,
     batch_size: BatchSizeOption = 256,
     seed: SeedOption = 0,
@@ -115,6 +136,11 @@ def command(
     ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     download: DownloadOption = False,
+    model: ModelOption = None,
+    weights: WeightsOption = None,
+    model_kwargs: ModelKwargsOption = None,
+    mean: MeanOption = None,
+    std: StdOption = None,
     save_adv: Annotated[
         Path | None,
         typer.Option(
@@ -152,12 +178,19 @@ def command(
     Seeded per batch: the same --seed and --batch-size give the same numbers.
 
     Example: specreg attack runs/natural runs/masked --eps 0,2/255,8/255 --out results/pgd.json
+
+    Example: specreg attack --model torchvision.models:resnet18 --model-kwargs num_classes=10 --weights
+    resnet18.pt --mean 0.4914,0.4822,0.4465 --std 0.2470,0.2435,0.2616 --dataset cifar10 --n-examples 500
     """
     from specreg_cli.device import set_threads
     from specreg_cli.errors import SpecregError
+    from specreg_cli.external_model import from_options
+    from specreg_cli.model_set import check_external_options
     from specreg_cli.parsing import parse_pixel_value, parse_pixel_values
 
     set_threads(threads)
+    external = from_options(model, model_kwargs, mean, std)
+    check_external_options(external, weights or [])
     if save_adv is not None and adv_from is not None:
         raise SpecregError(
             "--save-adv and --adv-from exclude each other",
@@ -166,17 +199,21 @@ def command(
     if adv_from is not None:  # first: `--attack cw --adv-from F` is wrong because --attack does not apply
         _refuse_attack_options(ctx, adv_from)
     get_attack(attack)  # an unknown name is one line naming the valid ones
+    options = parse_options(attack, attack_options)  # unknown or bad options: one line, before any work
     if out is not None and out.suffix != ".json":
         raise SpecregError(f"--out {out} must end in .json", hint="e.g. --out results/pgd.json")
     eps_values = parse_pixel_values(eps, "--eps") if eps else None
     alpha_value = parse_pixel_value(alpha, "--alpha") if alpha is not None else None
     arguments = {
-        "checkpoints": [_absolute(p) for p in checkpoints],
+        "checkpoints": [_absolute(p) for p in checkpoints or []],
+        "weights": [_absolute(p) for p in weights or []],
+        **(external.as_arguments() if external is not None else {}),
         "attack": attack,
         "eps": eps_values,
         "alpha": alpha_value,
         "steps": steps,
         "random_start": random_start,
+        "attack_options": options,
         "n_examples": n_examples,
         "batch_size": batch_size,
         "seed": seed,
@@ -189,10 +226,14 @@ def command(
         "adv_from": _absolute(adv_from),
         "out": _absolute(out),
     }
-    if adv_from is not None:
-        _run_transfer(checkpoints, adv_from, arguments)
-    else:
-        _run_attack(checkpoints, eps_values, alpha_value, arguments)
+    from specreg_cli.output_lock import claim_outputs
+
+    # checked and locked before the attack: a bad --out or --save-adv is one line now, not after it
+    with claim_outputs([arguments["out"]]), claim_outputs([arguments["save_adv"]], "--save-adv"):
+        if adv_from is not None:
+            _run_transfer(checkpoints or [], adv_from, arguments, external)
+        else:
+            _run_attack(checkpoints or [], eps_values, alpha_value, arguments, external)
 
 
 def _refuse_attack_options(ctx: typer.Context, adv_from: Path) -> None:
@@ -212,7 +253,7 @@ def _refuse_attack_options(ctx: typer.Context, adv_from: Path) -> None:
 
 
 def _run_attack(
-    paths: list[Path], eps_values: list[float] | None, alpha: float | None, arguments: dict
+    paths: list[Path], eps_values: list[float] | None, alpha: float | None, arguments: dict, external=None
 ) -> None:
     from specreg_cli import adversarial_io
     from specreg_cli import attack as lib
@@ -221,10 +262,15 @@ def _run_attack(
     from specreg_cli.results import provenance
 
     specs = lib.sweep_specs(
-        arguments["attack"], eps_values or None, alpha, arguments["steps"], arguments["random_start"]
+        arguments["attack"],
+        eps_values or None,
+        alpha,
+        arguments["steps"],
+        arguments["random_start"],
+        arguments["attack_options"],
     )
     save = adversarial_io.check_path(arguments["save_adv"]) if arguments["save_adv"] else None
-    models = load_model_set(paths, arguments["device"])
+    models = load_model_set(paths, arguments["device"], external, arguments["weights"])
     spec_text = evaluation_dataset(models.checkpoints, arguments["dataset"])
     test = load_dataset(
         spec_text, "test", data_dir=arguments["data_dir"], download=arguments["download"]
@@ -234,6 +280,7 @@ def _run_attack(
     results = _attack_all(models, test, specs, keep, arguments)
     records, checks = lib.sweep_records(models.checkpoints, results, test.identity["name"])
     _render_attack(models.checkpoints, results, checks)
+    _note_external(external)
     if save is not None:
         source = adversarial_io.source_meta(spec_text, test, arguments["seed"], arguments["batch_size"])
         _render_saved(lib.save_examples(save, models.checkpoints, results, source))
@@ -241,6 +288,16 @@ def _run_attack(
         "attack", arguments, arguments["seed"], dataset=test.identity, checkpoints=models.hashes()
     )
     _write(arguments["out"], records, prov)
+
+
+def _note_external(external) -> None:
+    """Say what the external model's input normalisation is: none added is a choice the user must see."""
+    from specreg_cli.console import console
+
+    if external is not None:
+        console.print(
+            f"[dim]{external.target}: input normalisation {external.normalization}[/dim]", highlight=False
+        )
 
 
 def _warn_test_set(checkpoints, identity: dict) -> None:
@@ -343,14 +400,14 @@ def _write(out: str | None, records, prov) -> None:
 # --- transfer ------------------------------------------------------------------------------------
 
 
-def _run_transfer(paths: list[Path], adv_path: Path, arguments: dict) -> None:
+def _run_transfer(paths: list[Path], adv_path: Path, arguments: dict, external=None) -> None:
     from specreg_cli.adversarial_io import load_adversarial
     from specreg_cli.model_set import load_model_set
     from specreg_cli.results import provenance
     from specreg_cli.transfer import evaluate_transfer
 
     adv = load_adversarial(adv_path).subset(arguments["n_examples"])
-    models = load_model_set(paths, arguments["device"])
+    models = load_model_set(paths, arguments["device"], external, arguments["weights"])
     result = evaluate_transfer(
         models,
         adv,
@@ -360,6 +417,7 @@ def _run_transfer(paths: list[Path], adv_path: Path, arguments: dict) -> None:
         download=arguments["download"],
     )
     _render_transfer(result)
+    _note_external(external)
     prov = provenance(
         "attack", arguments, arguments["seed"], dataset=result.dataset, checkpoints=models.hashes()
     )
