@@ -21,6 +21,7 @@ from corruptions.registry import (
     REGISTRY,
     RELEASED_CORRUPTIONS,
     SEVERITIES,
+    check_ready,
     corrupt,
     get_corruption,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "REGISTRY",
     "RELEASED_CORRUPTIONS",
     "SEVERITIES",
+    "check_ready",
     "contrast",
     "corrupt",
     "fog",

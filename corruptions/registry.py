@@ -147,6 +147,18 @@ def corrupt(images, name: str, severity: int, seed: int = 0, start_index: int = 
     return restore(fn(tensor, severity, seed, indices, **options))
 
 
+def check_ready(name: str, **options) -> None:
+    """Raise now, with the corruption's one-line ValueError, if ``name`` can't run with these options.
+
+    Corrupts one blank image: a corruption that needs files from the user (frost: its photographs)
+    fails here, before a long run has written anything.
+
+    Example:
+        >>> check_ready("fog")
+    """
+    corrupt(torch.zeros(1, 32, 32, 3, dtype=torch.uint8), name, 1, **options)
+
+
 def _check_options(fn: CorruptionFn, options: dict) -> None:
     """ValueError for an option that the corruption does not take (its keyword-only parameters)."""
     accepted = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
@@ -176,6 +188,7 @@ __all__ = [
     "RELEASED_CORRUPTIONS",
     "REGISTRY",
     "SEVERITIES",
+    "check_ready",
     "corrupt",
     "get_corruption",
 ]

@@ -127,3 +127,53 @@ def test_bad_photographs_are_refused(tmp_path):
     (folder / "frost4.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     with pytest.raises(ValueError, match=r"not a readable JPEG file"):
         corrupt(images, "frost", 1, frost_dir=folder)
+
+
+def _run_cli(monkeypatch, capsys, *args):
+    import sys
+
+    from specreg_cli.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["specreg", *map(str, args)])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_corrupt_command_takes_frost_dir_and_refuses_without_one(
+    tmp_path, monkeypatch, capsys, fake_frost_photos
+):
+    spec = "synthetic:train=8,test=6,seed=1"
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    out = tmp_path / "c10c"
+    code, text = _run_cli(
+        monkeypatch, capsys, "corrupt", "--dataset", spec, "--out", out, "--corruptions", "fog,frost"
+    )
+    assert code == 1 and "frost needs the CIFAR-10-C frost photographs" in text and "Traceback" not in text
+    assert not out.exists() or not any(out.iterdir())  # refused before anything was written
+    args = (
+        "corrupt",
+        "--dataset",
+        spec,
+        "--out",
+        out,
+        "--corruptions",
+        "frost",
+        "--frost-dir",
+        fake_frost_photos,
+    )
+    code, text = _run_cli(monkeypatch, capsys, *args)
+    assert code == 0, text
+    written = np.load(out / "frost.npy")
+    from specreg_cli.data import load_dataset
+
+    test = load_dataset(spec, "test")
+    for severity in SEVERITIES:
+        block = written[(severity - 1) * 6 : severity * 6]
+        assert np.array_equal(
+            block, corrupt(test.images, "frost", severity, seed=0, frost_dir=fake_frost_photos)
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +47,14 @@ def command(
     download: DownloadOption = False,
     batch_size: BatchSizeOption = 256,
     threads: ThreadsOption = None,
+    frost_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--frost-dir",
+            help="Folder with the CIFAR-10-C frost photographs frost1.png .. frost5.jpg (frost only; "
+            "they are not shipped). Default: $SPECREG_FROST_DIR.",
+        ),
+    ] = None,
 ) -> None:
     """Corrupt the dataset's TEST split and write it in the CIFAR-10-C layout.
 
@@ -56,6 +65,7 @@ def command(
     Example: specreg corrupt --dataset cifar10 --data-dir data --out data/CIFAR-10-C-specreg --seed 0
     """
     import corruptions as corruption_lib
+    from corruptions.frost_photos import ENV_VAR as FROST_DIR_VARIABLE
     from specreg_cli.cifar10c_writer import write_cifar10c
     from specreg_cli.console import console, make_progress
     from specreg_cli.data import load_dataset
@@ -73,6 +83,13 @@ def command(
             "`specreg eval-corruptions --severities`",
         )
     names = parse_names(corruptions, corruption_lib.CORRUPTIONS, "corruption")
+    if frost_dir is not None:  # the corruptions read it from there (frost_photos.ENV_VAR)
+        os.environ[FROST_DIR_VARIABLE] = str(frost_dir.expanduser().resolve())
+    for name in names:  # before any work: a corruption missing its files is one line, nothing written
+        try:
+            corruption_lib.check_ready(name)
+        except ValueError as err:
+            raise SpecregError(str(err), hint="or leave it out of --corruptions") from None
     out = out.expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise SpecregError(f"--out {out} is a file", hint="pass a folder")
