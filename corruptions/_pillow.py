@@ -29,5 +29,5 @@ def map_with_pillow(images: torch.Tensor, operation: Callable) -> torch.Tensor:
     out = np.empty_like(source)
     for i, image in enumerate(source):
         result = operation(Image.fromarray(image, mode="RGB"))
-        out[i] = np.asarray(result.convert("RGB"))
+        out[i] = np.asarray(result if result.mode == "RGB" else result.convert("RGB"))
     return torch.from_numpy(out).to(images.device)
