@@ -32,7 +32,8 @@ from specreg_cli.checkpoint import Checkpoint, load_model, resolve_checkpoint_pa
 from specreg_cli.data.datasets import parse_dataset_spec
 from specreg_cli.device import resolve_device
 from specreg_cli.errors import SpecregError
-from specreg_cli.external_model import ExternalModel, ExternalSpec, load_external
+from specreg_cli.external_model import ExternalModel, ExternalSpec, load_external, split_target
+from specreg_cli.robustbench_model import is_robustbench, load_robustbench
 
 
 @dataclass
@@ -81,20 +82,31 @@ def load_model_set(
     """
     check_external_options(external, weights)
     resolved = [resolve_checkpoint_path(path) for path in paths]
-    if not resolved and not weights:
+    named = external is not None and is_robustbench(external)  # RobustBench brings its own weights
+    if not resolved and not weights and not named:
         raise SpecregError(
             "no model to evaluate",
             hint="pass run directories, or --model MODULE:FACTORY --weights FILE",
         )
-    check_distinct_runs([run_name_for(path) for path in [*resolved, *(Path(w) for w in weights)]])
+    extra = [Path(split_target(external.target)[1])] if named else []
+    check_distinct_runs([run_name_for(path) for path in [*resolved, *(Path(w) for w in weights), *extra]])
     torch_device = device if isinstance(device, torch.device) else resolve_device(device)
     models = [load_model(path, torch_device) for path in resolved]
     models += [load_external(external, path, torch_device) for path in weights]
+    models += [load_robustbench(external, torch_device)] if named else []
     return ModelSet(torch_device, models)
 
 
 def check_external_options(external: ExternalSpec | None, weights: Sequence[str | Path]) -> None:
-    """``--model`` and ``--weights`` go together (random weights would give no result worth a record)."""
+    """``--model`` and ``--weights`` go together (random weights would give no result worth a record);
+    ``--model robustbench:NAME`` downloads its own and takes none."""
+    if external is not None and is_robustbench(external):
+        if weights:
+            raise SpecregError(
+                "--model robustbench:NAME brings its own weights: drop --weights",
+                hint="choose the folder they are downloaded to with --model-kwargs model_dir=DIR",
+            )
+        return
     if external is not None and not weights:
         raise SpecregError(f"--model {external.target} needs --weights FILE", hint="a saved state_dict")
     if weights and external is None:

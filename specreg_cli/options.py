@@ -56,7 +56,10 @@ ModelOption = Annotated[
         help="Also evaluate a model specreg did not train: MODULE:FACTORY, e.g. torchvision.models:resnet18 "
         "or path/to/net.py:Net, built as FACTORY(**--model-kwargs) and given --weights. Importing MODULE "
         "runs its code (your own model code, as `import MODULE` would); the weights file is only read as "
-        "tensors. Needs --dataset when no run is given (an external model records no test split).",
+        "tensors. Needs --dataset when no run is given (an external model records no test split). "
+        "robustbench:NAME loads a RobustBench model by name (the robustbench extra; it downloads the weights "
+        "itself and reads them with its own code; --model-kwargs threat_model=Linf,model_dir=models; no "
+        "--weights; the download is not tested offline).",
         show_default=False,
     ),
 ]
