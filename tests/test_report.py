@@ -515,7 +515,7 @@ def test_two_runs_of_one_name_are_told_apart(tmp_path, seeds):
 
 
 def test_rows_columns_and_labels_follow_the_registries(tmp_path):
-    from specreg_cli.attacks import ATTACKS, get_attack
+    from specreg_cli.attacks import ATTACKS, COLUMN_ORDER, get_attack
     from specreg_cli.methods import METHODS, method_label
 
     records = []
@@ -533,7 +533,9 @@ def test_rows_columns_and_labels_follow_the_registries(tmp_path):
     rows = table2(rep.to_markdown(report))
     assert list(rows) == [method_label(m) for m in METHODS]
     attack_columns = [c.label for c in report.columns if c.kind == "attack"]
-    assert attack_columns == [get_attack(name).column_label(10, "8/255") for name in ATTACKS]
+    # the registry's column order: its headline attacks (AutoAttack) first, then the others in registry order
+    assert attack_columns == [get_attack(name).column_label(10, "8/255") for name in COLUMN_ORDER]
+    assert sorted(COLUMN_ORDER) == sorted(ATTACKS)
 
 
 def test_report_help_has_an_example_and_flags():

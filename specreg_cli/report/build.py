@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from specreg_cli.attacks import ATTACKS
 from specreg_cli.errors import SpecregError
-from specreg_cli.report import checks, mce, tables
+from specreg_cli.report import checks, mce, tables, worst_case
 from specreg_cli.report import seeds as seed_stats
 from specreg_cli.report.checks import Issue
 from specreg_cli.report.columns import Column
@@ -23,6 +24,8 @@ from specreg_cli.report.provenance import provenance_items
 from specreg_cli.report.table1 import table1
 from specreg_cli.report.table3_paper import paper_table3
 from specreg_cli.report.tables import MEAN
+
+HEADLINE = tuple(name for name, entry in ATTACKS.items() if entry.headline)
 
 
 @dataclass
@@ -43,6 +46,12 @@ class Report:
     table1: pd.DataFrame = field(default_factory=pd.DataFrame)  # the paper's Table 1: LeNet arms (table1.py)
     table3_paper: pd.DataFrame = field(default_factory=pd.DataFrame)  # Table 3, ResNet-18 (table3_paper.py)
     benchmark: pd.DataFrame = field(default_factory=pd.DataFrame)  # error, CE, mCE per group (mce.py)
+
+    @property
+    def headline(self) -> list[Column]:
+        """The headline robust-accuracy columns: the attack registry's headline entries (AutoAttack),
+        when the report has them."""
+        return [c for c in self.columns if c.kind == "attack" and c.condition in HEADLINE]
 
     @property
     def footer(self) -> list[str]:
@@ -69,7 +78,7 @@ def build_report(
     """All tables of the report; raises :class:`SpecregError` on results that don't fit together unless
     ``allow_mixed`` (then the affected columns are flagged)."""
     severity = parse_severity(severity)
-    accuracy = tables.accuracy_rows(inputs.records)
+    accuracy = worst_case.with_worst_case(tables.accuracy_rows(inputs.records), inputs.records)
     columns, by_column = tables.split_columns(accuracy)
     # an external model is a row of its own (its weights say nothing about seeds): its run is its group
     arms = {run: run for run in inputs.external_runs} | {r.name: r.config.get("group") for r in inputs.runs}

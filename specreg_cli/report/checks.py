@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from specreg_cli.attacks import option_names
 from specreg_cli.report.columns import Column
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def column_issues(column: Column, rows: pd.DataFrame) -> list[Issue]:
     if len(sizes) > 1:
         shown = ", ".join(map(str, sizes))
         issues.append(Issue(f"{column.label}: different numbers of test images ({shown})", column.key))
-    for name in ("alpha", "norm", "random_start"):
+    for name in ("alpha", "norm", "random_start", *option_names()):
         values = distinct(rows, f"param_{name}")
         if len(values) > 1:
             issues.append(

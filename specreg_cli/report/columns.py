@@ -1,8 +1,9 @@
 """Table 2's columns: which column a result record belongs to, what its header says, where it goes.
 
 Order: clean, then the corruptions (the paper's three in its order, then any other by name), then the
-attacks in the attack registry's order (:mod:`specreg_cli.attacks`), each by steps and radius. Attack
-headers come from the registry too (``Attack.column_label``), so a new attack needs no change here.
+attacks in the attack registry's column order (:mod:`specreg_cli.attacks`: AutoAttack, the headline,
+first), each by steps and radius, then the per-image worst case over attacks (``worst case Linf 8/255``).
+Attack headers come from the registry too (``Attack.column_label``), so a new attack needs no change here.
 
 Example::
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from specreg_cli.attacks import ATTACKS, attack_rank, get_attack
 from specreg_cli.parsing import format_pixel_value
+from specreg_cli.report.worst_case import WORST
 
 PAPER_CORRUPTIONS = ("impulse_noise", "fog", "contrast")  # the paper's Table 2 columns, in its order
 SKIPPED_CONDITIONS = ("noise",)  # the random-noise baseline of `specreg attack`: a sanity check, not a column
@@ -44,7 +46,7 @@ class Column:
                 PAPER_CORRUPTIONS.index(self.condition) if self.condition in PAPER_CORRUPTIONS else UNLISTED
             )
             return (KIND_ORDER[self.kind], rank, self.condition, 0, 0.0, self.key)
-        rank = attack_rank(self.condition)
+        rank = attack_rank(self.condition) + (1 if self.condition == WORST else 0)  # after unknown attacks
         return (KIND_ORDER[self.kind], rank, self.condition, self.steps or 0, self.eps or 0.0, self.key)
 
 
@@ -86,6 +88,10 @@ def column_of(row: pd.Series) -> Column | None:
     steps = None if steps is None else int(steps)
     key = f"{condition}-{steps or 0}-{eps if eps is not None else 'na'}"
     label = attack_label(condition, steps, eps)
+    if condition == WORST:  # every attack at this radius, image by image (report.worst_case)
+        norm = param(row, "norm")
+        key += f"-{norm}"
+        label = f"worst case {norm} {format_pixel_value(eps) if eps is not None else ''}".rstrip()
     if condition == "transfer":  # examples made on another model: a column per source attack and source run
         attack, source = param(row, "source_attack"), param(row, "source_run")
         key += f"-{attack}-{source}"

@@ -40,6 +40,29 @@ def _group_size(runs: str) -> int:
     return runs.count(";") + 1
 
 
+def headline_markdown(report: Report) -> str:
+    """Clean, the headline attack columns (AutoAttack) and the per-image worst case over attacks, per row
+    group; empty when the report has neither. PGD alone overestimates robustness when gradients are
+    masked: these are the numbers to quote."""
+    from specreg_cli.report.worst_case import WORST
+
+    wanted = ["clean"] + [c.label for c in report.headline]
+    wanted += [c.label for c in report.columns if c.condition == WORST]
+    if len(wanted) == 1 or report.table2.empty:
+        return ""
+    part = report.table2[report.table2["column"].isin(wanted)]
+    rows = []
+    for label, rows_of in part.groupby("label", sort=False):
+        cells = {r.column: percent(r.value, r.std) for r in rows_of.itertuples()}
+        rows.append({"method": label, **{c: cells.get(c, MISSING) for c in wanted}})
+    frame = pd.DataFrame(rows)
+    note = (
+        "Worst case: an image counts only when the model is right on it under every attack run on the same "
+        "images at that radius (and clean); it needs attack results with per-image records."
+    )
+    return _markdown_table(frame, ["left"] + ["right"] * (frame.shape[1] - 1)) + "\n\n" + note
+
+
 def table2_markdown(report: Report) -> str:
     """Table 2 as a GitHub pipe table: rows = methods, cells = mean (± std over seeds) in %."""
     t2, flagged = report.table2, set(report.table2.loc[report.table2["flag"] != "", "column"])
@@ -180,6 +203,10 @@ def to_markdown(report: Report) -> str:
     from specreg_cli.report.mce_markdown import benchmark_markdown  # it imports this module's helpers
 
     sections = [
+        (
+            "Headline: robust accuracy (%), AutoAttack and the worst case over attacks",
+            headline_markdown(report),
+        ),
         ("Over seeds: 95% intervals (Student t) and paired differences", seeds_markdown(report)),
         (f"CIFAR-10-C metrics: error (%), mCE against {report.baseline}", benchmark_markdown(report)),
         ("Accuracy (%) per corruption and severity", per_severity_markdown(report)),

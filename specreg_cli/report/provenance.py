@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from specreg_cli import __version__
+from specreg_cli.attacks import option_names
 from specreg_cli.parsing import format_pixel_value
 from specreg_cli.report.checks import distinct, short_hash
 from specreg_cli.report.columns import Column
@@ -108,7 +109,7 @@ def _attack_lines(columns: list[Column], by_column: dict[str, pd.DataFrame]) -> 
     for column in (c for c in columns if c.kind == "attack"):
         rows = by_column[column.key]
         settings = []
-        for name in ("eps", "alpha", "steps", "random_start", "norm"):
+        for name in ("eps", "alpha", "steps", "random_start", "norm", *option_names(), "attacks"):
             values = distinct(rows, f"param_{name}")
             if values:
                 pixels = name in ("eps", "alpha")
