@@ -725,3 +725,17 @@ def test_large_radius_and_more_steps_are_flagged_on_toy_models(test_set):
     checks = {c.name: c for c in result.checks}
     assert result.results["white"].robust[EPS8] == 0.0 and result.results["more"].robust[EPS8] == 1.0
     assert not checks["more_steps"].passed and "more steps are weaker" in checks["more_steps"].message
+
+
+def test_autoattack_is_at_least_as_strong_as_pgd10_on_the_same_images(trained, test_set):
+    """Issue 15's bar: AutoAttack accuracy <= PGD-10 accuracy, on the same images, at a radius where PGD-10
+    leaves something; AutoAttack only counts images that were right when clean."""
+    images, labels = test_set.images[:32], test_set.labels[:32]
+    eps = 2 / 255
+    pgd = robust_accuracy(trained[0], images, labels, sweep_specs("pgd", [eps], steps=10), 32)
+    aa = robust_accuracy(
+        trained[0], images, labels, sweep_specs("autoattack", [eps], options={"n_queries": 100}), 32
+    )
+    assert 0 < pgd.robust[eps] < pgd.clean  # a radius where PGD-10 breaks some images, not all
+    assert aa.robust[eps] <= pgd.robust[eps]
+    assert not (aa.correct[eps] & ~aa.correct["clean"]).any()  # AutoAttack never fixes a mistake
