@@ -739,3 +739,22 @@ def test_autoattack_is_at_least_as_strong_as_pgd10_on_the_same_images(trained, t
     assert 0 < pgd.robust[eps] < pgd.clean  # a radius where PGD-10 breaks some images, not all
     assert aa.robust[eps] <= pgd.robust[eps]
     assert not (aa.correct[eps] & ~aa.correct["clean"]).any()  # AutoAttack never fixes a mistake
+
+
+def test_cli_costly_attack_has_its_own_n_examples_default(runs, tmp_path, monkeypatch):
+    import dataclasses
+
+    import specreg_cli.attacks as registry
+
+    assert ATTACKS["autoattack"].default_n_examples == registry.AUTOATTACK_N_EXAMPLES
+    assert ATTACKS["pgd"].default_n_examples is None  # the whole split
+    cut = dataclasses.replace(ATTACKS["autoattack"], default_n_examples=8)  # below this test split's 128
+    monkeypatch.setitem(registry.ATTACKS, "autoattack", cut)
+    out = tmp_path / "aa.json"
+    args = ["attack", str(runs / "natural"), "--attack", "autoattack", "--attack-option", "n_queries=10"]
+    result = CliRunner().invoke(app, [*args, "--device", "cpu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "n=8)" in result.output
+    assert json.loads(out.read_text())["provenance"]["arguments"]["n_examples"] == 8
+    given = CliRunner().invoke(app, [*args, "--n-examples", "4", "--device", "cpu"])
+    assert given.exit_code == 0 and "n=4)" in given.output  # --n-examples wins

@@ -30,7 +30,6 @@ from specreg_cli.options import (
     MeanOption,
     ModelKwargsOption,
     ModelOption,
-    NExamplesOption,
     SeedOption,
     StdOption,
     ThreadsOption,
@@ -47,6 +46,14 @@ ATTACK_ONLY = ("attack", "eps", "alpha", "steps", "random_start", "attack_option
 def _names(knob: str, taken: bool = True) -> str:
     """The registered attacks that do (or don't) take ``knob`` (steps | alpha | random_start)."""
     return ", ".join(a.name for a in ATTACKS.values() if (knob in a.takes) == taken)
+
+
+def _n_examples_help() -> str:
+    """The --n-examples help with each expensive attack's own default (from the registry)."""
+    own = [f"{a.name} {a.default_n_examples}" for a in ATTACKS.values() if a.default_n_examples]
+    return "Attack only the first N test images. Default: all" + (
+        f"; for the costly attacks: {', '.join(own)}." if own else "."
+    )
 
 
 def _option_help() -> str:
@@ -119,7 +126,10 @@ def command(
         list[str] | None,
         typer.Option("--attack-option", help=_option_help(), show_default=False),
     ] = None,
-    n_examples: NExamplesOption = None,
+    n_examples: Annotated[
+        int | None,
+        typer.Option("--n-examples", min=1, help=_n_examples_help(), show_default=False),
+    ] = None,
     batch_size: BatchSizeOption = 256,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
@@ -214,7 +224,8 @@ def command(
         "steps": steps,
         "random_start": random_start,
         "attack_options": options,
-        "n_examples": n_examples,
+        # an expensive attack (AutoAttack) has a default of its own; the whole split otherwise
+        "n_examples": n_examples if n_examples is not None else get_attack(attack).default_n_examples,
         "batch_size": batch_size,
         "seed": seed,
         "device": device,
