@@ -111,7 +111,7 @@ class Attack:
     minimum_norm: bool = False  # finds the smallest perturbation, reported against a radius (FAB, CW)
     black_box: bool = False  # queries the model's outputs only, no gradients (Square)
     # the --n-examples of `specreg attack` when none is given (None: the whole test split): AutoAttack
-    # costs ~14x PGD-10 per image on a natural ResNet-20 at 1-2/255 (measured, loaded 2-core CPU) and
+    # costs ~7.6x PGD-10 per image on a natural ResNet-20 at 1-2/255 (measured, loaded 2-core CPU) and
     # more on robust models, whose surviving images each get Square's 5,000 queries
     default_n_examples: int | None = None
 

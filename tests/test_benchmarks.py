@@ -30,6 +30,7 @@ CPU_FIGURES = {
     "eval.images_per_s",
     "eval.generate_share",
     "attack.pgd.image_steps_per_s",
+    "attack.autoattack.images_per_s",
     "memory.eval_corruptions.peak_rss_mib",
     "corruption.all.images_per_s",
 } | {f"corruption.{name}.images_per_s" for name in corruptions.CORRUPTIONS}  # frost: conftest's fake photos
@@ -42,6 +43,7 @@ WITH_BASELINE = REFERENCE_TIMED | {
     "train.masked_fft.images_per_s",
     "train.masked_dft.images_per_s",
     "attack.pgd.image_steps_per_s",
+    "attack.autoattack.images_per_s",
     "memory.eval_corruptions.peak_rss_mib",
 }
 WITH_GOAL = REFERENCE_TIMED | {
