@@ -54,7 +54,7 @@ def test_table1_rows_are_the_lenet_arms_with_their_switches(tmp_path):
     text = report_md(tmp_path)
     rows = {r["arm"]: r for r in markdown_rows(text, "## Table 1")}
     assert rows["t1-none"]["normalisation"] == "off" and rows["t1-norm"]["normalisation"] == "on"
-    assert rows["t1-ours-drop"]["random drop"] == "0.2" and rows["t1-none"]["gap"] == "10.00"
+    assert rows["t1-ours-drop"]["random drop"] == "0.2" and rows["t1-none"]["gap"] == "10.00 ± 0.00"
     assert PAPER_NOTE in text
     csv = tmp_path / "report" / "table.csv"
     assert (

@@ -251,7 +251,7 @@ def test_tiny_preset_end_to_end_then_resume(tmp_path):
     assert set(frame["method"]) == set(METHODS)  # table.csv: Table 2; the other tables beside it
     assert (out / "table.training.csv").is_file() and (out / "table.provenance.csv").is_file()
     plots = sorted(p.name for p in (out / "plots").iterdir())
-    assert plots == ["accuracy_vs_severity.png", "masks_masked.png", "training_curves.png"]
+    assert plots == ["accuracy_vs_severity.png", "figure2.png", "masks_masked.png", "training_curves.png"]
     again = lib.run_plan(steps, out, runner=run_in_process)
     assert [t.status for t in again] == ["skipped"] * 12 + ["ran"] * 2
 

@@ -25,7 +25,9 @@ from specreg_cli.train_config import TrainConfig, saved_option
 
 TABLE1_ARCH = "lenet"  # the network of the paper's Table 1
 SWITCHES = ("normalize", "crop", "flip", "weight_decay", "dropout", "mask_random_drop")  # train options
-TABLE1_COLUMNS = ("group", "method", "arch", *SWITCHES, "n_seeds", "train_acc", "test_acc", "gap", "runs")
+ACCURACIES = ("train_acc", "test_acc", "gap")  # final epoch, mean over seeds; *_std: their sample std
+TABLE1_COLUMNS = ("group", "method", "arch", *SWITCHES, "n_seeds", *ACCURACIES)
+TABLE1_COLUMNS += (*(f"{k}_std" for k in ACCURACIES), "runs")
 PAPER_NOTE = (
     "The paper's Table 1 numbers are not in the issue or in this repository, so there is no reference "
     "column; the rows are specreg's reading of its switches (reproduce --preset table1)."
@@ -58,7 +60,8 @@ def table1(runs: list[RunInfo]) -> pd.DataFrame:
             {"group": group, "method": config.get("method", ""), "arch": TABLE1_ARCH}
             | {name: _switch(config, name) for name in SWITCHES}
             | {"n_seeds": len(part), "runs": ";".join(sorted(r.name for r in part))}
-            | {k: float(finals[k].astype(float).mean()) for k in ("train_acc", "test_acc", "gap")}
+            | {k: float(finals[k].astype(float).mean()) for k in ACCURACIES}
+            | {f"{k}_std": float(finals[k].astype(float).std(ddof=1)) for k in ACCURACIES}  # NaN: one seed
         )
     # the paper's layout: per method, from no regulariser to all of them (the count of switches on)
     rows.sort(key=lambda r: (method_rank(r["method"]), sum(bool(r[n]) for n in SWITCHES), r["group"]))
@@ -88,15 +91,17 @@ def table1_markdown(frame: pd.DataFrame) -> str:
             "dropout (drop prob.)": frame["dropout"].map(number),
             "random drop": frame["mask_random_drop"].map(number),
             "seeds": frame["n_seeds"].astype(str),
-            "train acc": frame["train_acc"].map(percent),
-            "test acc": frame["test_acc"].map(percent),
-            "gap": frame["gap"].map(percent),
+            **{
+                title: [percent(v, sd) for v, sd in zip(frame[k], frame[f"{k}_std"], strict=True)]
+                for title, k in zip(("train acc", "test acc", "gap"), ACCURACIES, strict=True)
+            },
         }
     )
     table = shown.to_markdown(index=False, disable_numparse=True, colalign=["left"] * 9 + ["right"] * 3)
     notes = (
-        "Final epoch; train accuracy on a fixed subset of clean training images in eval mode, gap = train "
-        "- test (points). Dropout is the drop probability (the paper's keep-prob 0.9 = 0.1); random drop "
-        "zeroes that fraction of the kept frequencies per training forward (specreg's reading)."
+        "Final epoch, mean (± sample std) over the arm's seeds; train accuracy on a fixed subset of clean "
+        "training images in eval mode, gap = train - test (points). Dropout is the drop probability (the "
+        "paper's keep-prob 0.9 = 0.1); random drop zeroes that fraction of the kept frequencies per "
+        "training forward (specreg's reading)."
     )
     return f"{table}\n\n{notes} {PAPER_NOTE}"
