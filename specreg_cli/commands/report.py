@@ -81,8 +81,8 @@ def command(
         str,
         typer.Option(
             "--baseline",
-            help="The group (arm) that paired differences and relative corruption error are taken "
-            "against, seed by seed.",
+            help="The group (arm) that paired differences, relative corruption error and the CIFAR-10-C "
+            "metrics (CE, mCE, relative mCE; the paper's AlexNet) are taken against, seed by seed.",
         ),
     ] = "natural",
     allow_mixed: Annotated[
@@ -105,16 +105,17 @@ def command(
     from specreg_cli.atomic import write_text_atomic
     from specreg_cli.console import console, err_console
     from specreg_cli.errors import SpecregError
+    from specreg_cli.output_lock import check_output_path
     from specreg_cli.report import build_report, load_inputs, parse_severity, to_csv, to_markdown, write_csv
 
     chosen = format or (Format.csv if out is not None and out.suffix.lower() == ".csv" else Format.md)
+    out = check_output_path(out) if out is not None else None  # before any work or plot is written
     if cam_images and plots is None:
         raise SpecregError("--cam-images draws a figure: it needs --plots DIR", hint="e.g. --plots plots")
     inputs = load_inputs(results)
     report = build_report(
         inputs, severity=parse_severity(severity), allow_mixed=allow_mixed, baseline=baseline
     )
-    out = out.expanduser().resolve() if out is not None else None
     written: list[Path] = []
     if plots is not None:
         from specreg_cli.plots import write_plots
