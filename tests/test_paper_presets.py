@@ -143,3 +143,40 @@ def test_paper_cost_counts_every_arm_of_the_paper_preset():
     # LeNet: 651,720 multiply-adds = 1.30 MFLOP forward; the backward adds the weight gradients (1.30) and
     # the input gradients of every layer but the first (1.30 - conv1's 0.71): 3.20 MFLOP in all
     assert flops == 2 * 651_720 * 3 - 2 * 352_800 and seconds > 0
+
+
+def test_study_control_fine_tunes_natural_with_and_without_masks_and_reports_against_the_control(
+    tmp_path, monkeypatch
+):
+    steps = {s.name: s for s in lib.plan(lib.get_preset("study-control"), tmp_path, seeds=[2], device="cpu")}
+    control, masked = (
+        parsed_config(monkeypatch, steps[f"train {n}-s2"].argv) for n in ("natural-ft", "masked-ft")
+    )
+    source = str((tmp_path / "runs" / "natural-s2").resolve())
+    assert control.method == "natural" and masked.method == "masked"
+    assert control.init_from == masked.init_from == source
+    assert steps["train natural-ft-s2"].after == steps["train masked-ft-s2"].after == ("train natural-s2",)
+    # one recipe but the masks: the paired difference is the masks' effect, not the 3 extra epochs'
+    recipe = ("epochs", "lr", "schedule", "batch_size", "momentum", "weight_decay", "seed", "dataset", "arch")
+    assert [getattr(control, k) for k in recipe] == [getattr(masked, k) for k in recipe]
+    assert control.epochs == 3
+    study = {
+        s.name: s for s in lib.plan(lib.get_preset("study"), tmp_path / "study", seeds=[2], device="cpu")
+    }
+    # the same masked-ft arm as the study's: only the output folder differs
+    same = [a.replace(str(tmp_path / "study"), str(tmp_path)) for a in study["train masked-ft-s2"].argv]
+    assert same == list(steps["train masked-ft-s2"].argv)
+    report = list(steps["report md"].argv)
+    assert report[report.index("--baseline") + 1] == "natural-ft"
+    assert "--baseline" not in study["report md"].argv  # the default (natural) stays implicit
+
+
+def test_table1_reports_against_its_first_row_and_the_default_baseline_is_the_reports():
+    from specreg_cli.report.seeds import BASELINE
+    from specreg_cli.reproduce.presets import DEFAULT_BASELINE
+
+    assert DEFAULT_BASELINE == BASELINE
+    steps = {s.name: s for s in lib.plan(lib.get_preset("table1"), "/tmp/t1", seeds=[0])}
+    for name in ("report md", "report csv"):
+        argv = list(steps[name].argv)
+        assert argv[argv.index("--baseline") + 1] == "t1-none"

@@ -27,7 +27,7 @@ from pathlib import Path
 from specreg_cli.attacks import get_attack
 from specreg_cli.errors import SpecregError
 from specreg_cli.methods import get_method
-from specreg_cli.reproduce.presets import Arm, AttackPlan, Preset
+from specreg_cli.reproduce.presets import DEFAULT_BASELINE, Arm, AttackPlan, Preset
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,10 @@ def plan(
             evaluations.append(_corruption_step(preset, run, out, common, corruptions_dir))
             evaluations += [_attack_step(sweep, run, out, common) for sweep in preset.attacks]
     steps = [*trains, *evaluations]
-    return [*steps, *_report_steps(out, tuple(s.name for s in evaluations), preset.cam_images)]
+    return [
+        *steps,
+        *_report_steps(out, tuple(s.name for s in evaluations), preset.cam_images, preset.baseline),
+    ]
 
 
 def _checked_arms(preset: Preset) -> tuple[Arm, ...]:
@@ -172,10 +175,16 @@ def _attack_step(sweep: AttackPlan, run: Path, out: Path, common: list[str]) -> 
     return Step(f"{sweep.name} {run.name}", "evaluate", tuple(argv), target, (f"train {run.name}",), (run,))
 
 
-def _report_steps(out: Path, evaluations: tuple[str, ...], cam_images: int = 0) -> list[Step]:
+def _report_steps(
+    out: Path, evaluations: tuple[str, ...], cam_images: int = 0, baseline: str = DEFAULT_BASELINE
+) -> list[Step]:
     """The Markdown report (with plots, and Figure 3's activation maps when ``cam_images``) and the CSV
-    tables, after every evaluation."""
+    tables, after every evaluation; differences against the arm ``baseline``."""
     inputs = [str(out / "results"), str(out / "runs")]
+    if (
+        baseline != DEFAULT_BASELINE
+    ):  # the default is left implicit, so the command lines of older plans stand
+        inputs += option("baseline", baseline)
     markdown = ("report", *inputs, "--format", "md", *option("out", out / "table.md"))
     markdown += tuple(option("plots", out / "plots"))
     markdown += tuple(option("cam_images", cam_images)) if cam_images else ()
