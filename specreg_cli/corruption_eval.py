@@ -167,6 +167,38 @@ def select_corruptions(text: str | Sequence[str], folder=None) -> list[str]:
     return names
 
 
+def ready_to_generate(
+    names: Sequence[str], requested: str | Sequence[str], frost_dir: str | Path | None = None
+) -> tuple[list[str], list[str]]:
+    """The corruptions of ``names`` that can be generated now, and a note for each one left out.
+
+    Checked before any work (one blank image each): a corruption that needs the user's files (frost: its
+    photographs, from ``frost_dir`` or $SPECREG_FROST_DIR) and lacks them is a :class:`SpecregError` when
+    ``requested`` (the --corruptions text) names it, and is left out with a note when it only came in
+    through ``all``, so that ``all`` works without the photographs.
+    """
+    import os
+
+    from corruptions.frost_photos import ENV_VAR
+
+    if frost_dir is not None:  # the corruptions read the folder from the environment (frost_photos)
+        os.environ[ENV_VAR] = str(Path(frost_dir).expanduser().resolve())
+    items = [requested] if isinstance(requested, str) else list(requested)
+    named = {n.strip() for item in items for n in str(item).split(",")}
+    ready, notes = [], []
+    for name in names:
+        try:
+            corruptions.check_ready(name)
+        except ValueError as err:
+            if name in named:
+                hint = f"give --frost-dir, or leave {name} out of --corruptions"
+                raise SpecregError(str(err), hint=hint) from None
+            notes.append(f"{name} left out of all: {err}")
+            continue
+        ready.append(name)
+    return ready, notes
+
+
 # ------------------------------------------------------------------------------------------- datasets
 
 

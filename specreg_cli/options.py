@@ -117,3 +117,12 @@ __all__ = [
     "StdOption",
     "WeightsOption",
 ]
+FrostDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--frost-dir",
+        help="Folder with the CIFAR-10-C frost photographs frost1.png .. frost5.jpg (frost only; they are "
+        "not shipped). Default: $SPECREG_FROST_DIR. Without them, all leaves frost out with a note.",
+        show_default=False,
+    ),
+]

@@ -193,3 +193,23 @@ def test_one_severity_tuple():
     import specreg_cli.data.cifar10c as reader
 
     assert writer.SEVERITIES is corruptions.SEVERITIES and reader.SEVERITIES is corruptions.SEVERITIES
+
+
+def test_all_writes_the_19_or_leaves_frost_out_with_a_note(tmp_path, cli, monkeypatch, fake_frost_photos):
+    from corruptions.frost_photos import ENV_VAR
+
+    monkeypatch.delenv(ENV_VAR)
+    spec = "synthetic:train=4,test=3"
+    code, _, stderr = cli("corrupt", "--dataset", spec, "--corruptions", "all", "--out", tmp_path / "a")
+    assert code == 0, stderr
+    assert "frost left out of all" in " ".join(stderr.split())
+    every = set(corruptions.CORRUPTIONS) | {"labels"}
+    assert {p.stem for p in (tmp_path / "a").glob("*.npy")} == every - {"frost"}
+    code, _, stderr = cli("corrupt", "--dataset", spec, "--corruptions", "frost", "--out", tmp_path / "b")
+    assert code == 1 and len(stderr.strip().splitlines()) == 1 and "--frost-dir" in stderr
+    assert not (tmp_path / "b").exists()
+    args = ("--corruptions", "all", "--frost-dir", fake_frost_photos, "--out", tmp_path / "c")
+    code, _, stderr = cli("corrupt", "--dataset", spec, *args)
+    assert code == 0 and "left out" not in stderr
+    assert {p.stem for p in (tmp_path / "c").glob("*.npy")} == every
+    assert np.load(tmp_path / "c" / "frost.npy").shape == (15, 32, 32, 3)

@@ -116,3 +116,29 @@ def test_pick_baseline():
     assert cm.pick_baseline(methods, "gauss") == ("gauss-s0", None)
     assert "several natural runs (natural-s0, natural-s1)" in cm.pick_baseline(methods, "natural")[1]
     assert "no adversarial run among these models" in cm.pick_baseline(methods, "adversarial")[1]
+
+
+def test_generated_all_leaves_frost_out_with_a_note_when_its_photographs_are_missing(
+    setup, tmp_path, monkeypatch, capsys, fake_frost_photos
+):
+    from corruptions import CORRUPTIONS
+    from corruptions.frost_photos import ENV_VAR
+
+    monkeypatch.delenv(ENV_VAR)
+    base = ["eval-corruptions", setup / "natural", "--severities", "1", "--n-examples", "8"]
+    out = tmp_path / "all.json"
+    code, _, stderr = _cli(monkeypatch, capsys, *base, "--corruptions", "all", "--out", out)
+    assert code == 0, stderr
+    assert "frost left out of all" in " ".join(stderr.split())
+    conditions = set(read_results(out)["condition"]) - {"clean"}
+    assert conditions == set(CORRUPTIONS) - {"frost"} and len(conditions) == 18
+    # named explicitly, a corruption that cannot run is one line before any work, nothing written
+    out = tmp_path / "frost.json"
+    code, _, stderr = _cli(monkeypatch, capsys, *base, "--corruptions", "fog,frost", "--out", out)
+    assert code == 1 and len(stderr.strip().splitlines()) == 1 and "--frost-dir" in stderr
+    assert "Traceback" not in stderr and not out.exists()
+    # --frost-dir gives the photographs
+    args = (*base, "--corruptions", "frost", "--frost-dir", fake_frost_photos, "--out", out)
+    code, _, stderr = _cli(monkeypatch, capsys, *args)
+    assert code == 0, stderr
+    assert set(read_results(out)["condition"]) == {"clean", "frost"}

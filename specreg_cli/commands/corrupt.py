@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from specreg_cli.options import (
     DataDirOption,
     DatasetOption,
     DownloadOption,
+    FrostDirOption,
     SeedOption,
     ThreadsOption,
 )
@@ -35,7 +35,9 @@ def command(
         str,
         typer.Option(
             "--corruptions",
-            help="Comma-separated corruptions to write, or all: impulse_noise, fog, contrast.",
+            help="Comma-separated corruptions to write (e.g. gaussian_noise,fog,jpeg_compression), or all: "
+            "the 19 of CIFAR-10-C, the 15 benchmark ones and 4 extras (corruptions/README.md); frost needs "
+            "--frost-dir, and all leaves it out with a note without one.",
         ),
     ] = "impulse_noise,fog,contrast",
     severities: Annotated[
@@ -47,14 +49,7 @@ def command(
     download: DownloadOption = False,
     batch_size: BatchSizeOption = 256,
     threads: ThreadsOption = None,
-    frost_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--frost-dir",
-            help="Folder with the CIFAR-10-C frost photographs frost1.png .. frost5.jpg (frost only; "
-            "they are not shipped). Default: $SPECREG_FROST_DIR.",
-        ),
-    ] = None,
+    frost_dir: FrostDirOption = None,
 ) -> None:
     """Corrupt the dataset's TEST split and write it in the CIFAR-10-C layout.
 
@@ -65,9 +60,9 @@ def command(
     Example: specreg corrupt --dataset cifar10 --data-dir data --out data/CIFAR-10-C-specreg --seed 0
     """
     import corruptions as corruption_lib
-    from corruptions.frost_photos import ENV_VAR as FROST_DIR_VARIABLE
     from specreg_cli.cifar10c_writer import write_cifar10c
-    from specreg_cli.console import console, make_progress
+    from specreg_cli.console import console, err_console, make_progress
+    from specreg_cli.corruption_eval import ready_to_generate
     from specreg_cli.data import load_dataset
     from specreg_cli.device import set_threads
     from specreg_cli.errors import SpecregError
@@ -83,13 +78,10 @@ def command(
             "`specreg eval-corruptions --severities`",
         )
     names = parse_names(corruptions, corruption_lib.CORRUPTIONS, "corruption")
-    if frost_dir is not None:  # the corruptions read it from there (frost_photos.ENV_VAR)
-        os.environ[FROST_DIR_VARIABLE] = str(frost_dir.expanduser().resolve())
-    for name in names:  # before any work: a corruption missing its files is one line, nothing written
-        try:
-            corruption_lib.check_ready(name)
-        except ValueError as err:
-            raise SpecregError(str(err), hint="or leave it out of --corruptions") from None
+    # before any work: a corruption missing its files is one line (or, through all, left out with a note)
+    names, notes = ready_to_generate(names, corruptions, frost_dir)
+    for note in notes:
+        err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     out = out.expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise SpecregError(f"--out {out} is a file", hint="pass a folder")

@@ -18,6 +18,7 @@ from specreg_cli.options import (
     DataDirOption,
     DeviceOption,
     DownloadOption,
+    FrostDirOption,
     MeanOption,
     ModelKwargsOption,
     ModelOption,
@@ -51,8 +52,9 @@ def command(
         str,
         typer.Option(
             "--corruptions",
-            help="Comma-separated corruption names, or all. Generated: impulse_noise, fog, "
-            "contrast; with --cifar10c-dir: any of the 19 released ones present in the folder (means are "
+            help="Comma-separated corruption names, or all. Generated: any of the 19 of CIFAR-10-C "
+            "(frost needs --frost-dir; all leaves it out with a note without one); with --cifar10c-dir: "
+            "any of the 19 released ones present in the folder (means are "
             "over the 15 benchmark corruptions; the 4 extra ones, gaussian_blur, saturate, spatter and "
             "speckle_noise, are listed apart).",
         ),
@@ -94,6 +96,7 @@ def command(
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
+    frost_dir: FrostDirOption = None,
     dataset: Annotated[
         str | None,
         typer.Option(
@@ -151,6 +154,10 @@ def command(
     chosen_severities = parse_severities(severities)
     folder = open_folder(cifar10c_dir, download, data_dir)  # --download fetches the release into it
     names = ce.select_corruptions(corruptions, folder)
+    if folder is None:  # generated: each must be able to run now (frost: its photographs)
+        names, notes = ce.ready_to_generate(names, corruptions, frost_dir)
+        for note in notes:
+            err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     external = from_options(model, model_kwargs, mean, std)
     if out is not None:
         check_output_path(out)  # a bad --out is one line before any model or image is loaded
