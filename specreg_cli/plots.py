@@ -10,6 +10,8 @@
   for each masked run, every masked layer's binary mask averaged over its output
   channels, as a heat map over frequencies (rows: vertical frequency, zero in the middle; columns:
   horizontal frequency 0 .. Nyquist of the real FFT's half spectrum).
+- ``mask_dynamics.png``: every masked layer's share of masked frequencies per epoch, a panel per masked
+  arm (:mod:`specreg_cli.report.mask_dynamics`).
 
 Colours and the order of the curves come from the method registry (:mod:`specreg_cli.methods`).
 Same inputs give the same bytes: fixed size and dpi, no "Software" / date metadata, atomic writes.
@@ -189,6 +191,11 @@ def write_plots(
 
         path = figure3(inputs.runs, out_dir / "figure3_cam.png", images=cam_images)
         figures.append(("Figure 3: class activation maps, natural and masked models", path))
+    from specreg_cli.report.mask_dynamics import mask_dynamics
+
+    figures.append(
+        ("Masked frequencies per layer and epoch", mask_dynamics(inputs.runs, out_dir / "mask_dynamics.png"))
+    )
     for run in inputs.runs:
         if run.mask_fractions is not None and not run.mask_fractions.empty:
             path = mask_heatmaps(run, out_dir / f"masks_{run.name.replace('/', '-')}.png")

@@ -422,7 +422,13 @@ def test_run_dirs_give_table3_training_and_plots(tmp_path):
     assert training["masked-s0"]["test acc"] == "40.00" and training["masked-s0"]["gap"] == "10.00"
     assert "Adversarial training: PGD-3 eps 8/255 alpha 2/255." in text
     pngs = sorted(p.name for p in (tmp_path / "report" / "plots").iterdir())
-    assert pngs == ["accuracy_vs_severity.png", "figure2.png", "masks_masked-s0.png", "training_curves.png"]
+    assert pngs == [
+        "accuracy_vs_severity.png",
+        "figure2.png",
+        "mask_dynamics.png",  # the masked run has two epochs of mask fractions
+        "masks_masked-s0.png",
+        "training_curves.png",
+    ]
     for name in pngs:
         data = (tmp_path / "report" / "plots" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
@@ -464,7 +470,7 @@ def test_same_inputs_same_bytes(four_methods, tmp_path):
         files = sorted(p for p in folder.rglob("*") if p.is_file())
         outputs.append({p.relative_to(folder).as_posix(): p.read_bytes() for p in files})
     assert outputs[0] == outputs[1]
-    assert len(outputs[0]) == 15  # table.md, 10 CSV tables, 4 PNGs (figure2.png: the masked run is an arm)
+    assert len(outputs[0]) == 16  # table.md, 10 CSV tables, 5 PNGs (figure2, mask_dynamics: the masked run)
     assert str(tmp_path) not in outputs[0]["table.md"].decode()  # no machine paths in the report
 
 

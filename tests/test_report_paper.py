@@ -124,3 +124,29 @@ def test_report_draws_figure3_only_when_asked(tmp_path):
     (plots / "figure3_cam.png").unlink()
     report_md(tmp_path, "--plots", str(plots))
     assert (plots / "figure2.png").exists() and not (plots / "figure3_cam.png").exists()
+
+
+def test_mask_dynamics_averages_an_arms_seeds_per_epoch_and_layer_in_model_order(tmp_path):
+    from specreg_cli.report.mask_dynamics import arm_fractions, mask_dynamics
+
+    runs = tmp_path / "runs"
+    layers = ["layer1.0.conv1", "layer1.0.conv2", "layer3.2.conv2"]  # model order, not alphabetical below
+    for seed, shift in ((0, 0.0), (1, 0.2)):
+        run = make_run(runs / f"dyn-s{seed}", "", "masked", seed=seed, group="dyn")
+        lines = ["epoch,layer,masked_fraction"]
+        lines += [
+            f"{e},{name},{0.1 * e + 0.01 * k + shift}" for e in (1, 2, 3) for k, name in enumerate(layers)
+        ]
+        (run / "mask_fractions.csv").write_text("\n".join(lines) + "\n")
+    one = make_run(runs / "short", "", "masked", group="short")  # one epoch: no dynamics to draw
+    (one / "mask_fractions.csv").write_text("epoch,layer,masked_fraction\n1,layer1.0.conv1,0.3\n")
+    found = arm_fractions(load_inputs_runs(tmp_path))
+    assert list(found) == ["dyn"] and list(found["dyn"].columns) == layers
+    assert list(found["dyn"].index) == [1, 2, 3]
+    assert abs(found["dyn"].loc[2, "layer1.0.conv2"] - (0.2 + 0.01 + 0.1)) < 1e-12  # mean of the seeds
+    path = mask_dynamics(load_inputs_runs(tmp_path), tmp_path / "md.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        mask_dynamics([r for r in load_inputs_runs(tmp_path) if r.name == "short"], tmp_path / "x.png")
+        is None
+    )
