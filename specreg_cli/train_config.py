@@ -34,9 +34,11 @@ MASK_OPTIONS = {
 def saved_option(config: dict, option: str) -> object:
     """The value of the ``specreg train`` option ``option`` (``batch_size``, ``mask_random_drop``) in a
     saved TrainConfig dict (None when absent): mask options live in its ``mask`` dict."""
+    mask = config.get("mask") if isinstance(config.get("mask"), dict) else {}
+    if option == "mask_per_layer":  # the flag --mask-per-layer is the saved per_channel False
+        return None if "per_channel" not in mask else not mask["per_channel"]
     if option in MASK_OPTIONS:
-        mask = config.get("mask")
-        return mask.get(MASK_OPTIONS[option]) if isinstance(mask, dict) else None
+        return mask.get(MASK_OPTIONS[option])
     return config.get(option)
 
 

@@ -180,3 +180,27 @@ def test_table1_reports_against_its_first_row_and_the_default_baseline_is_the_re
     for name in ("report md", "report csv"):
         argv = list(steps[name].argv)
         assert argv[argv.index("--baseline") + 1] == "t1-none"
+
+
+def test_mask_dynamics_trains_per_channel_and_per_layer_masks_at_the_papers_settings(tmp_path, monkeypatch):
+    from specreg_cli.train_config import saved_option
+
+    steps = train_steps("mask-dynamics", tmp_path, device="cpu")
+    configs = {name.removeprefix("train "): parsed_config(monkeypatch, s.argv) for name, s in steps.items()}
+    assert set(configs) == {"dyn-channel", "dyn-layer"}
+    for config in configs.values():
+        assert (config.method, config.arch, config.lr, config.momentum, config.mask_lr_mult) == (
+            "masked",
+            "resnet20",
+            0.01,
+            0.9,
+            1.0,
+        )
+        assert config.weight_decay == pytest.approx(1e-4)
+    assert configs["dyn-layer"].mask.get("per_channel") is False
+    assert configs["dyn-channel"].mask.get("per_channel", True) is True
+    # the resume check reads the flag back from the saved config (it is stored inverted)
+    saved = {"mask": dict(configs["dyn-layer"].mask)}
+    assert saved_option(saved, "mask_per_layer") is True
+    assert saved_option({"mask": {"per_channel": True}}, "mask_per_layer") is False
+    assert saved_option({"mask": {}}, "mask_per_layer") is None and saved_option({}, "mask_threshold") is None

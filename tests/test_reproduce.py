@@ -42,7 +42,7 @@ def run_in_process(args, log):
 
 
 def test_public_presets_follow_the_brief():
-    assert lib.PUBLIC_PRESETS == ("demo", "study", "study-control", "paper", "table1")
+    assert lib.PUBLIC_PRESETS == ("demo", "study", "study-control", "mask-dynamics", "paper", "table1")
     demo, paper = lib.PRESETS["demo"], lib.PRESETS["paper"]
     assert demo.dataset == "synthetic" and demo.eval_n is None
     assert demo.train == {
@@ -65,7 +65,7 @@ def test_public_presets_follow_the_brief():
     }
     assert sorted(a.steps for a in paper.attacks) == [10, 20]
     assert all(8 / 255 in parse_pixel_values([a.eps]) and a.n_examples is None for a in paper.attacks)
-    with pytest.raises(SpecregError, match="demo, study, study-control, paper, table1"):
+    with pytest.raises(SpecregError, match="demo, study, study-control, mask-dynamics, paper, table1"):
         lib.get_preset("fast")
 
 
@@ -265,7 +265,7 @@ def test_reproduce_help_names_the_public_presets_only():
 def test_unknown_preset_is_a_user_error(tmp_path):
     result = CliRunner().invoke(app, ["reproduce", "--preset", "huge", "--out", str(tmp_path)])
     assert isinstance(result.exception, SpecregError)
-    assert "demo, study, study-control, paper, table1" in result.exception.hint
+    assert "demo, study, study-control, mask-dynamics, paper, table1" in result.exception.hint
     assert not any(tmp_path.iterdir())
 
 
