@@ -688,13 +688,44 @@ def attack_records(
             records.append(
                 record(NOISE, "accuracy", result.noise[spec.eps], {"eps": spec.eps, "norm": spec.norm})
             )
-    for check in result.checks() if checks is None else checks:
+    chosen = result.checks() if checks is None else checks
+    sweep = [s.eps for s in result.specs]
+    return records + check_records(chosen, run, method, arch, dataset, result.n, result.name, sweep)
+
+
+def check_records(
+    checks: Sequence[SanityCheck],
+    run: str,
+    method: str,
+    arch: str,
+    dataset: str,
+    n: int,
+    attack: str,
+    eps_values: Sequence[float] = (),
+) -> list[Record]:
+    """One ``sanity_<check>`` record per check (1.0 pass, 0.0 fail) of ``attack`` on ``run``'s ``n``
+    images: the sweep's own checks and the gradient-masking ones (:func:`run_masking_checks`) alike."""
+    records = []
+    for check in checks:
         params = {"detail": check.message, "tolerance": check.tolerance}
         if check.name == "monotone":
-            params["eps_values"] = [s.eps for s in result.specs]
+            params["eps_values"] = list(eps_values)
         elif check.eps is not None:
             params["eps"] = check.eps
-        records.append(record(result.name, f"sanity_{check.name}", float(check.passed), params))
+        records.append(
+            Record(
+                run,
+                method,
+                arch,
+                dataset,
+                attack,
+                None,
+                f"sanity_{check.name}",
+                float(check.passed),
+                n,
+                params,
+            )
+        )
     return records
 
 

@@ -758,3 +758,24 @@ def test_cli_costly_attack_has_its_own_n_examples_default(runs, tmp_path, monkey
     assert json.loads(out.read_text())["provenance"]["arguments"]["n_examples"] == 8
     given = CliRunner().invoke(app, [*args, "--n-examples", "4", "--device", "cpu"])
     assert given.exit_code == 0 and "n=4)" in given.output  # --n-examples wins
+
+
+def test_cli_masking_checks_are_recorded_and_reported_like_the_sweeps(runs, tmp_path):
+    # the checks' logic is tested above on toy models built to mask gradients; here, the wiring
+    out = tmp_path / "pgd.json"
+    args = ["attack", str(runs / "natural"), "--eps", "0,8/255", "--steps", "2", "--n-examples", "32"]
+    result = CliRunner().invoke(app, [*args, "--masking-checks", "--device", "cpu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "gradient-masking checks at eps 8/255" in result.output
+    frame = read_results(out)
+    sanity = frame[frame.metric.str.startswith("sanity_")].set_index("metric")
+    masking = [f"sanity_{name}" for name in MASKING_CHECK_NAMES]
+    assert (
+        set(masking) <= set(sanity.index) and (sanity.loc[masking, "value"] == 1.0).all()
+    )  # an honest LeNet
+    assert (sanity.loc[masking, "param_eps"].dropna() > 0).all()
+    assert json.loads(out.read_text())["provenance"]["arguments"]["masking_checks"] is True
+    # refused before any work: a black-box attack, or no radius to check at
+    for extra, message in ((["--attack", "square"], "is black-box"), (["--eps", "0"], "needs an eps > 0")):
+        bad = CliRunner().invoke(app, ["attack", str(runs / "natural"), "--masking-checks", *extra])
+        assert bad.exit_code != 0 and message in str(bad.exception)

@@ -40,7 +40,7 @@ from specreg_cli.parsing import format_pixel_value
 COMMAND_NAME = "attack"
 # The parameters that only configure the attack: with --adv-from no attack runs, so giving one of them
 # would silently do nothing. (--save-adv is refused with --adv-from by a message of its own.)
-ATTACK_ONLY = ("attack", "eps", "alpha", "steps", "random_start", "attack_options")
+ATTACK_ONLY = ("attack", "eps", "alpha", "steps", "random_start", "attack_options", "masking_checks")
 
 
 def _names(knob: str, taken: bool = True) -> str:
@@ -130,6 +130,17 @@ def command(
         int | None,
         typer.Option("--n-examples", min=1, help=_n_examples_help(), show_default=False),
     ] = None,
+    masking_checks: Annotated[
+        bool,
+        typer.Option(
+            "--masking-checks/--no-masking-checks",
+            help="Also run the gradient-masking checks at the sweep's largest eps, on the same images: "
+            "Square (black-box, Linf only) must not clearly beat the attack, a radius of about the whole "
+            "pixel range (0.5 Linf, 30 L2) must leave about 0%, and 5x the steps must not be weaker. "
+            "Recorded and reported like the other sanity checks; several times the attack's cost. "
+            "White-box attacks only.",
+        ),
+    ] = False,
     batch_size: BatchSizeOption = 256,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
@@ -209,10 +220,17 @@ def command(
     if adv_from is not None:  # first: `--attack cw --adv-from F` is wrong because --attack does not apply
         _refuse_attack_options(ctx, adv_from)
     get_attack(attack)  # an unknown name is one line naming the valid ones
+    if masking_checks and get_attack(attack).black_box:
+        raise SpecregError(
+            f"--masking-checks compares a white-box attack with a black-box one; {attack} is black-box",
+            hint="run them with --attack pgd (or another white-box attack)",
+        )
     options = parse_options(attack, attack_options)  # unknown or bad options: one line, before any work
     if out is not None and out.suffix != ".json":
         raise SpecregError(f"--out {out} must end in .json", hint="e.g. --out results/pgd.json")
     eps_values = parse_pixel_values(eps, "--eps") if eps else None
+    if masking_checks and eps_values is not None and not max(eps_values) > 0:
+        raise SpecregError("--masking-checks needs an eps > 0 in --eps", hint="e.g. --eps 0,8/255")
     alpha_value = parse_pixel_value(alpha, "--alpha") if alpha is not None else None
     arguments = {
         "checkpoints": [_absolute(p) for p in checkpoints or []],
@@ -226,6 +244,7 @@ def command(
         "attack_options": options,
         # an expensive attack (AutoAttack) has a default of its own; the whole split otherwise
         "n_examples": n_examples if n_examples is not None else get_attack(attack).default_n_examples,
+        "masking_checks": masking_checks,
         "batch_size": batch_size,
         "seed": seed,
         "device": device,
@@ -290,6 +309,8 @@ def _run_attack(
     keep = None if save is None else ("uint8" if save.suffix == ".npy" else "float32")
     results = _attack_all(models, test, specs, keep, arguments)
     records, checks = lib.sweep_records(models.checkpoints, results, test.identity["name"])
+    if arguments["masking_checks"]:
+        records += _masking_checks(models, test, specs, checks, arguments)
     _render_attack(models.checkpoints, results, checks)
     _note_external(external)
     if save is not None:
@@ -299,6 +320,43 @@ def _run_attack(
         "attack", arguments, arguments["seed"], dataset=test.identity, checkpoints=models.hashes()
     )
     _write(arguments["out"], records, prov)
+
+
+def _masking_checks(models, test, specs, checks: dict, arguments: dict) -> list:
+    """Run :func:`specreg_cli.attack.run_masking_checks` at the sweep's largest eps for every model; add
+    its checks to ``checks`` (run -> list, rendered with the sweep's) and return their records."""
+    from specreg_cli import attack as lib
+    from specreg_cli.console import console
+
+    largest = max(specs, key=lambda spec: spec.eps)  # > 0: checked before the attack
+    records = []
+    for model, checkpoint in models:
+        console.print(
+            f"[dim]{checkpoint.run_name}: gradient-masking checks at eps "
+            f"{format_pixel_value(largest.eps)}...[/dim]",
+            highlight=False,
+        )
+        found = lib.run_masking_checks(
+            model,
+            test.images,
+            test.labels,
+            largest,
+            arguments["batch_size"],
+            models.device,
+            arguments["seed"],
+        )
+        checks[checkpoint.run_name] += found.checks
+        meta = checkpoint.meta
+        records += lib.check_records(
+            found.checks,
+            checkpoint.run_name,
+            meta.get("method", "?"),
+            meta["model"]["arch"],
+            test.identity["name"],
+            found.results["white"].n,
+            largest.name,
+        )
+    return records
 
 
 def _note_external(external) -> None:
