@@ -160,13 +160,13 @@ def _corruption_step(
 
 
 def _attack_step(sweep: AttackPlan, run: Path, out: Path, common: list[str]) -> Step:
-    target = out / "results" / f"attack-{sweep.attack}-{sweep.steps}-{run.name}.json"
+    target = out / "results" / f"attack-{sweep.slug}-{run.name}.json"
     argv = [
         "attack",
         str(run),
         *option("attack", sweep.attack),
         *option("eps", sweep.eps),
-        *option("steps", sweep.steps),
+        *(option("steps", sweep.steps) if sweep.steps is not None else []),
         *option("batch_size", sweep.batch_size),
         *common,
         *(option("n_examples", sweep.n_examples) if sweep.n_examples else []),

@@ -26,13 +26,18 @@ class AttackPlan:
 
     attack: str = "pgd"  # an attack registry name (specreg_cli.attacks): pgd | pgdl2 | fgsm
     eps: str = "0,8/255"  # radii, [0, 1] pixel scale; 0 is the sanity check (it equals clean accuracy)
-    steps: int = 10  # gradient steps
+    steps: int | None = 10  # gradient steps; None for an attack that takes none (AutoAttack, Square)
     n_examples: int | None = None  # first N test images (None: all)
     batch_size: int = 256  # images per attacked batch (results depend on it through the per-batch seeds)
 
     @property
+    def slug(self) -> str:
+        """``pgd-10``, ``autoattack``: the attack and its steps, in step and file names."""
+        return self.attack if self.steps is None else f"{self.attack}-{self.steps}"
+
+    @property
     def name(self) -> str:
-        return f"attack {self.attack}-{self.steps}"
+        return f"attack {self.slug}"
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,7 @@ PRESETS = {
         description="the study's fine-tune arm against its control on {data} (run it with --seeds 0-4): "
         "natural (7 epochs) fine-tuned 3 more epochs with masks (masked-ft) and without (natural-ft, the "
         "baseline), so their paired difference is the masks' effect, not the extra training's; "
-        "corruptions 1-5 on the whole test split, no attack",
+        "corruptions 1-5 on the whole test split; PGD-10 and AutoAttack at 8/255 on 200 test images",
         dataset=STUDY_DATASET,
         train=STUDY_TRAIN,
         arms=(
@@ -205,7 +210,12 @@ PRESETS = {
             STUDY_MASKED_FT,
         ),
         eval_batch_size=200,
-        attacks=(),
+        # AutoAttack and PGD-10 on the same first 200 test images (AutoAttack's own default, ~7x PGD-10's
+        # cost per image): the headline robust accuracy and the per-image worst case over both
+        attacks=(
+            AttackPlan("pgd", "0,8/255", 10, 200, batch_size=100),
+            AttackPlan("autoattack", "0,8/255", None, 200, batch_size=100),
+        ),
         baseline="natural-ft",
     ),
     "mask-dynamics": Preset(
