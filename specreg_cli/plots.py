@@ -120,17 +120,20 @@ def severity_curves(report: Report, path: Path) -> Path | None:
 
 
 def layer_masks(run: RunInfo) -> dict[str, np.ndarray]:
-    """Per masked layer of the run's checkpoint: the binary mask averaged over output channels,
-    (H, W//2+1) float, rows shifted so that vertical frequency 0 is in the middle. Model order."""
+    """Per masked layer of the run's checkpoint: the binary mask (at the run's threshold) averaged over
+    output channels, (H, W//2+1) float, rows shifted so that vertical frequency 0 is in the middle. Model
+    order."""
     import torch
 
     from specreg_cli.checkpoint import load_checkpoint
 
-    state = load_checkpoint(run.checkpoint).state_dict
+    checkpoint = load_checkpoint(run.checkpoint)
+    spectral = checkpoint.meta["model"].get("spectral") or {}
+    threshold = float(spectral.get("threshold", 0.5))  # the run's binarisation (--mask-threshold)
     masks = {}
-    for key, value in state.items():
+    for key, value in checkpoint.state_dict.items():
         if key.endswith("spectral_mask"):
-            kept = (value.detach().float() >= 0.5).float().mean(0)  # (H, W//2+1): share of channels kept
+            kept = (value.detach().float() >= threshold).float().mean(0)  # (H, W//2+1): channels kept
             masks[key[: -len(".spectral_mask")]] = torch.fft.fftshift(kept, dim=0).numpy()
     return masks
 

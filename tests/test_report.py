@@ -353,11 +353,11 @@ def test_refusal_is_one_red_line_exit_1_and_allow_mixed_flags(tmp_path, monkeypa
     assert f"clean {rep.MIXED}" in result.output and "(150, 200)" in result.output
 
 
-def make_run(folder, name, method, seed=0, masked_epochs=(1, 2), **config_changes):
-    """A run directory as `specreg train` leaves it (LeNet; masked runs get masks and mask_fractions.csv);
-    ``config_changes`` go into its train config."""
+def make_run(folder, name, method, seed=0, masked_epochs=(1, 2), spectral=None, **config_changes):
+    """A run directory as `specreg train` leaves it (LeNet; masked runs get masks, ``spectral`` their
+    MaskConfig overrides, and mask_fractions.csv); ``config_changes`` go into its train config."""
     folder.mkdir(parents=True)
-    spectral = {"per_channel": True} if method == "masked" else None
+    spectral = {"per_channel": True, **(spectral or {})} if method == "masked" else None
     config = {
         "method": method,
         "arch": "lenet",
@@ -445,6 +445,12 @@ def test_layer_masks_are_channel_means_of_the_binary_mask(tmp_path):
     expected = torch.fft.fftshift((raw >= 0.5).float().mean(0), dim=0)
     assert list(masks) == [k[: -len(".spectral_mask")] for k in state if k.endswith("spectral_mask")]
     assert torch.allclose(torch.as_tensor(masks["conv1"]), expected)
+    # a run binarised at another threshold is drawn at its own
+    strict = rep.read_run(make_run(tmp_path / "t", "t", "masked", spectral={"threshold": 0.9}))
+    raw = torch.load(strict.checkpoint, weights_only=True)["state_dict"]["conv1.spectral_mask"]
+    expected = torch.fft.fftshift((raw >= 0.9).float().mean(0), dim=0)
+    assert torch.allclose(torch.as_tensor(layer_masks(strict)["conv1"]), expected)
+    assert not torch.allclose(expected, torch.fft.fftshift((raw >= 0.5).float().mean(0), dim=0))
 
 
 def test_seed_clash_is_refused(tmp_path):
