@@ -21,6 +21,24 @@ from specreg_cli.errors import SpecregError
 from specreg_cli.methods import METHODS
 from specreg_cli.parsing import parse_pixel_values
 from specreg_cli.reproduce import runner as runner_module
+from specreg_cli.train_config import MASK_OPTIONS, TrainConfig
+
+
+@pytest.mark.parametrize("name", sorted(lib.PRESETS))
+def test_every_arm_of_every_preset_is_a_valid_train_config(name):
+    """An arm's name becomes its runs' --group and its options `specreg train` options: a bad one would
+    only fail when its step runs, an hour into a study (a '.' in a name once did)."""
+    preset = lib.PRESETS[name]
+    for arm in preset.arm_list():
+        options = {**preset.train, **preset.method_train.get(arm.method, {}), **arm.train}
+        known = {*TrainConfig.__dataclass_fields__, *MASK_OPTIONS, "mask_per_layer"}
+        unknown = set(options) - known
+        assert not unknown, f"{name}/{arm.name}: {unknown}"
+        fields = {k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__}
+        for radius in {"adv_eps", "adv_alpha"} & set(fields):  # CLI-ready text such as "8/255"
+            (fields[radius],) = parse_pixel_values([fields[radius]])
+        mask = {MASK_OPTIONS[k]: v for k, v in options.items() if k in MASK_OPTIONS}
+        TrainConfig(method=arm.method, group=arm.name, mask=mask, **fields).validate()
 
 
 def run_in_process(args, log):
@@ -42,7 +60,9 @@ def run_in_process(args, log):
 
 
 def test_public_presets_follow_the_brief():
-    assert lib.PUBLIC_PRESETS == ("demo", "study", "study-control", "mask-dynamics", "paper", "table1")
+    assert lib.PUBLIC_PRESETS == (
+        "demo", "study", "study-control", "mask-dynamics", "mask-readings", "paper", "table1"
+    )  # fmt: skip
     demo, paper = lib.PRESETS["demo"], lib.PRESETS["paper"]
     assert demo.dataset == "synthetic" and demo.eval_n is None
     assert demo.train == {
@@ -65,7 +85,7 @@ def test_public_presets_follow_the_brief():
     }
     assert sorted(a.steps for a in paper.attacks) == [10, 20]
     assert all(8 / 255 in parse_pixel_values([a.eps]) and a.n_examples is None for a in paper.attacks)
-    with pytest.raises(SpecregError, match="demo, study, study-control, mask-dynamics, paper, table1"):
+    with pytest.raises(SpecregError, match="demo, study, study-control, mask-dynamics, mask-readings, paper"):
         lib.get_preset("fast")
 
 
