@@ -11,6 +11,7 @@ repeat, with the two sides alternated inside each repeat so that load drifts hit
 - :mod:`benchmarks.pipeline` - share of an epoch spent in the BatchLoader;
 - :mod:`benchmarks.eval_corruptions` - evaluation images/s and the corruption-generation share;
 - :mod:`benchmarks.corruption_speed` - corruption images/s next to the spec's reference speed;
+- :mod:`benchmarks.corrupt_jobs` - `specreg corrupt --jobs` (worker processes) against one process;
 - :mod:`benchmarks.attack_speed` - PGD attacked images x steps per second; AutoAttack images/s vs PGD-10;
 - :mod:`benchmarks.memory` - peak RSS of ``specreg eval-corruptions`` in a child process;
 - :mod:`benchmarks.gpu_epoch` - CUDA epoch times and the projected ``reproduce --preset paper`` time.

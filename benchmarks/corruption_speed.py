@@ -35,7 +35,7 @@ def measure(sizes: Sizes, repeats: int) -> list[Figure]:
     reference's ~20 ms per image for its 19."""
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (sizes.corruption_images, 32, 32, 3), dtype=torch.uint8, generator=gen)
-    names, skipped = _runnable(images[:64], sizes.corruption_severity)
+    names, skipped = runnable_corruptions(images[:64], sizes.corruption_severity)
     speed: dict[str, list[float]] = {name: [] for name in names}
     with one_thread():
         for r in range(repeats):
@@ -55,7 +55,7 @@ def measure(sizes: Sizes, repeats: int) -> list[Figure]:
     return figures
 
 
-def _runnable(sample: torch.Tensor, severity: int) -> tuple[list[str], list[str]]:
+def runnable_corruptions(sample: torch.Tensor, severity: int) -> tuple[list[str], list[str]]:
     """The registered corruptions that run here (each warmed up once), and why the others don't (frost
     without its photographs: its one-line message)."""
     names, skipped = [], []

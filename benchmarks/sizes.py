@@ -24,6 +24,7 @@ class Sizes:
     eval_severities: tuple[int, ...] = (1, 2, 3, 4, 5)
     corruption_images: int = 10_000  # images per corrupt() call
     corruption_severity: int = 3
+    corrupt_jobs_images: int = 1_000  # test images of the --jobs benchmark (x every corruption x 5)
     pgd_batch: int = 256  # images attacked at once
     pgd_steps: int = 10  # PGD-10
     memory_images: int = 10_000  # test images of the eval-corruptions child process
@@ -45,6 +46,7 @@ QUICK = Sizes(
     pipeline_dataset="synthetic:train=1280,test=1",
     eval_dataset="synthetic:train=1,test=256",
     corruption_images=1_000,
+    corrupt_jobs_images=100,
     pgd_batch=64,
     memory_images=1_000,
     memory_baseline_images=100,

@@ -10,6 +10,7 @@ import torch
 
 from benchmarks import (
     attack_speed,
+    corrupt_jobs,
     corruption_speed,
     eval_corruptions,
     gpu_epoch,
@@ -28,6 +29,7 @@ CPU_GROUPS: dict[str, Group] = {
     "training step": train_step.measure,
     "data pipeline": pipeline.measure,
     "corruption speed": corruption_speed.measure,
+    "corrupt --jobs": corrupt_jobs.measure,
     "evaluation": eval_corruptions.measure,
     "PGD": attack_speed.measure,
     "peak memory": memory.measure,

@@ -8,8 +8,10 @@ Layout (see ``/work/shared/spec/cifar10c.md``), for N clean test images:
 - ``corrupt.json``: provenance (seed, dataset identity, specreg version, arguments).
 
 Every file is written atomically: a temporary file in the folder, renamed when complete. A ``.npy`` is
-streamed: its header first, then each corrupted batch is appended as it is made, so memory holds one
-batch (not 150 MB of images, nor float copies) whatever N is. Corruption files are written before
+streamed: its header first, then each corrupted chunk (``CHUNK_BATCHES`` batches) is appended as it
+comes, so memory holds a chunk per worker (not 150 MB of images, nor float copies) whatever N is.
+``jobs`` > 1 corrupts chunks in that many worker processes (:mod:`specreg_cli.corruption_pool`), with
+the same bytes. Corruption files are written before
 ``labels.npy`` so an interrupted run never leaves a folder that looks complete.
 
 Example::
@@ -22,49 +24,59 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-import corruptions
 from corruptions import SEVERITIES
 from specreg_cli.atomic import atomic_path, write_text_atomic
+from specreg_cli.cores import available_cores
+from specreg_cli.corruption_pool import Chunk, corrupted_chunks
 
 DEFAULT_BATCH_SIZE = 256  # images corrupted at once: the corruptions need ~0.25 MB of temporaries per image
+CHUNK_BATCHES = 4  # batches per chunk: the unit handed to a worker process (about 3 MB of images)
+# a worker costs about 2 s to start (it imports torch), as much as ~20,000 images of the average
+# corruption on one core (measured: 950,000 in 187 CPU-s), so smaller jobs stay in this process
+PARALLEL_FROM = 20_000
 SIDECAR_NAME = "corrupt.json"
 
-ProgressFn = Callable[[int, int, str], None]  # (batches done, batches in total, what is being written)
+ProgressFn = Callable[[int, int, str], None]  # (chunks done, chunks in total, what is being written)
+
+
+def default_jobs(corrupted_images: int) -> int:
+    """Worker processes for a job of this many corrupted images (names x severities x images): every
+    usable core when the job is big enough to repay starting them, else 1 (in this process)."""
+    return available_cores() if corrupted_images >= PARALLEL_FROM else 1
 
 
 def _npy_header(shape: tuple[int, ...]) -> dict:
     return {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
 
 
+def severity_chunks(name: str, n: int, batch_size: int = DEFAULT_BATCH_SIZE) -> list[Chunk]:
+    """The chunks of one ``<name>.npy`` in file order: severity 1..5, each in runs of whole batches."""
+    step = batch_size * CHUNK_BATCHES
+    return [Chunk(name, s, start, min(start + step, n)) for s in SEVERITIES for start in range(0, n, step)]
+
+
 def write_corruption_file(
     path: str | Path,
-    images: np.ndarray,
-    name: str,
-    seed: int = 0,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    on_batch: Callable[[int], None] | None = None,
+    chunks: Sequence[Chunk],
+    corrupted: Iterator[np.ndarray],
+    image_shape: tuple[int, ...],
+    on_chunk: Callable[[Chunk], None] | None = None,
 ) -> Path:
-    """Write one ``<name>.npy``: uint8 (5N, 32, 32, 3), severity blocks 1..5, atomically; returns the path.
-
-    ``images`` is uint8 (N, 32, 32, 3). Image i of severity s is ``corrupt(images[i:i+1], name, s, seed,
-    start_index=i)`` byte for byte, whatever ``batch_size``. ``on_batch(severity)`` runs after each batch.
-    """
-    n = len(images)
+    """Write one ``<name>.npy`` from ``severity_chunks``' chunks, taking each chunk's uint8 images from
+    ``corrupted`` as they come, atomically; returns the path. ``on_chunk(chunk)`` runs after each chunk."""
+    n_rows = sum(chunk.stop - chunk.start for chunk in chunks)
     path = Path(path)
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        np.lib.format.write_array_header_1_0(fh, _npy_header((len(SEVERITIES) * n, *images.shape[1:])))
-        for severity in SEVERITIES:
-            for start in range(0, n, batch_size):
-                batch = np.ascontiguousarray(images[start : start + batch_size])  # (B, 32, 32, 3) uint8
-                out = corruptions.corrupt(batch, name, severity, seed=seed, start_index=start)
-                fh.write(np.ascontiguousarray(out, dtype=np.uint8).data)
-                if on_batch is not None:
-                    on_batch(severity)
+        np.lib.format.write_array_header_1_0(fh, _npy_header((n_rows, *image_shape)))
+        for chunk in chunks:
+            fh.write(next(corrupted).data)
+            if on_chunk is not None:
+                on_chunk(chunk)
     return path
 
 
@@ -87,6 +99,8 @@ def write_cifar10c(
     batch_size: int = DEFAULT_BATCH_SIZE,
     provenance: dict | None = None,
     progress: ProgressFn | None = None,
+    jobs: int = 1,
+    threads: int = 1,
 ) -> list[Path]:
     """Write a CIFAR-10-C folder from clean test images; returns the written paths.
 
@@ -98,7 +112,9 @@ def write_cifar10c(
         seed: corruption seed; the same seed writes the same bytes.
         batch_size: images corrupted at once (default 256); the bytes don't depend on it.
         provenance: written to ``corrupt.json`` (e.g. :func:`specreg_cli.results.provenance`'s dict).
-        progress: called after each batch with (done, total, status).
+        progress: called after each chunk (``CHUNK_BATCHES`` batches) with (done, total, status).
+        jobs: worker processes corrupting chunks at once (1: in this process); the bytes don't depend on it.
+        threads: torch threads of each worker (with ``jobs`` > 1).
     """
     images, labels = np.asarray(images), np.asarray(labels)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
@@ -108,18 +124,24 @@ def write_cifar10c(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     out_dir = Path(out_dir)
-    total = len(names) * len(SEVERITIES) * -(-len(images) // batch_size)
+    files = {name: severity_chunks(name, len(images), batch_size) for name in names}
+    every_chunk = [chunk for chunks in files.values() for chunk in chunks]
+    corrupted = corrupted_chunks(images, every_chunk, seed, batch_size, jobs, threads)
     done = 0
-    paths = []
-    for name in names:
 
-        def on_batch(severity: int, name: str = name) -> None:
-            nonlocal done
-            done += 1
-            if progress is not None:
-                progress(done, total, f"{name} s{severity}")
+    def on_chunk(chunk: Chunk) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, len(every_chunk), f"{chunk.name} s{chunk.severity}")
 
-        paths.append(write_corruption_file(out_dir / f"{name}.npy", images, name, seed, batch_size, on_batch))
+    try:
+        paths = [
+            write_corruption_file(out_dir / f"{name}.npy", chunks, corrupted, images.shape[1:], on_chunk)
+            for name, chunks in files.items()
+        ]
+    finally:
+        corrupted.close()  # on an error: cancel what the workers have not started, and stop them
     paths.append(write_labels_file(out_dir / "labels.npy", labels))
     sidecar = {
         "layout": "cifar10-c",

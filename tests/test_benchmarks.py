@@ -33,12 +33,14 @@ CPU_FIGURES = {
     "attack.autoattack.images_per_s",
     "memory.eval_corruptions.peak_rss_mib",
     "corruption.all.images_per_s",
+    "corrupt.jobs.images_per_s",
 } | {f"corruption.{name}.images_per_s" for name in corruptions.CORRUPTIONS}  # frost: conftest's fake photos
 # the corruptions whose reference time the spec gives, and the all-corruptions figure (vs ~20 ms/image)
 REFERENCE_TIMED = {f"corruption.{name}.images_per_s" for name in REFERENCE_MS} | {
     "corruption.all.images_per_s"
 }
 WITH_BASELINE = REFERENCE_TIMED | {
+    "corrupt.jobs.images_per_s",
     "train.masked_auto.images_per_s",
     "train.masked_fft.images_per_s",
     "train.masked_dft.images_per_s",
@@ -47,6 +49,7 @@ WITH_BASELINE = REFERENCE_TIMED | {
     "memory.eval_corruptions.peak_rss_mib",
 }
 WITH_GOAL = REFERENCE_TIMED | {
+    "corrupt.jobs.images_per_s",
     "train.masked_auto.images_per_s",
     "train.masked_fft.images_per_s",
     "train.masked_dft.images_per_s",
@@ -65,6 +68,7 @@ TINY = dataclasses.replace(
     eval_batch=4,
     eval_severities=(1, 5),
     corruption_images=8,
+    corrupt_jobs_images=4,
     pgd_batch=4,
     pgd_steps=2,
     memory_images=8,

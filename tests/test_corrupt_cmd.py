@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import corruptions
+from specreg_cli import cifar10c_writer as writer_module
 from specreg_cli.cifar10c_writer import write_cifar10c
 from specreg_cli.cli import main
 from specreg_cli.data import load_dataset
@@ -213,3 +214,45 @@ def test_all_writes_the_19_or_leaves_frost_out_with_a_note(tmp_path, cli, monkey
     assert code == 0 and "left out" not in stderr
     assert {p.stem for p in (tmp_path / "c").glob("*.npy")} == every
     assert np.load(tmp_path / "c" / "frost.npy").shape == (15, 32, 32, 3)
+
+
+def test_worker_processes_write_the_same_bytes(tmp_path, test_split):
+    """--jobs 2: chunks corrupted in two spawned workers, streamed in order into the same files."""
+    names = ["impulse_noise", "glass_blur", "contrast"]  # random, the slowest, deterministic
+    images, labels = test_split.images, test_split.labels
+    write_cifar10c(tmp_path / "one", images, labels, names, seed=4, batch_size=16)
+    seen = []
+    write_cifar10c(
+        tmp_path / "two", images, labels, names, seed=4, batch_size=4, jobs=2,
+        progress=lambda done, total, status: seen.append((done, total)),
+    )  # fmt: skip
+    for name in [*names, "labels"]:
+        assert np.array_equal(
+            np.load(tmp_path / "one" / f"{name}.npy"), np.load(tmp_path / "two" / f"{name}.npy")
+        )
+    chunks = len(names) * 5 * -(-len(images) // (4 * writer_module.CHUNK_BATCHES))
+    assert seen == [(i, chunks) for i in range(1, chunks + 1)]
+
+
+def test_a_failing_worker_leaves_no_half_written_file(tmp_path, test_split):
+    with pytest.raises(ValueError, match="no_such_corruption"):
+        write_cifar10c(tmp_path / "out", test_split.images, test_split.labels, ["no_such_corruption"], jobs=2)
+    assert list((tmp_path / "out").iterdir()) == []  # no .npy, no temp file, no labels.npy
+
+
+def test_jobs_default_to_the_cores_only_for_big_jobs(monkeypatch):
+    monkeypatch.setattr(writer_module, "available_cores", lambda: 3)
+    assert writer_module.default_jobs(writer_module.PARALLEL_FROM - 1) == 1
+    assert writer_module.default_jobs(writer_module.PARALLEL_FROM) == 3
+
+
+def test_cli_jobs_is_applied_and_recorded(tmp_path, cli):
+    out = tmp_path / "c"
+    code, _, stderr = cli(
+        "corrupt", "--dataset", SPEC, "--out", out, "--corruptions", "contrast", "--jobs", 2
+    )
+    assert code == 0, stderr
+    assert json.loads((out / "corrupt.json").read_text())["arguments"]["jobs"] == 2
+    assert np.load(out / "contrast.npy").shape == (200, 32, 32, 3)
+    code, _, stderr = cli("corrupt", "--dataset", SPEC, "--out", tmp_path / "d", "--jobs", 0)
+    assert code != 0 and "Traceback" not in stderr and not (tmp_path / "d").exists()

@@ -30,6 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from specreg_cli.atomic import write_text_atomic
+from specreg_cli.cores import available_cores
 from specreg_cli.errors import SpecregError
 from specreg_cli.reproduce.plan import Step
 from specreg_cli.reproduce.state import (
@@ -104,11 +105,6 @@ def _kill_with_parent() -> Callable[[], None] | None:
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     set_death_signal, kill = 1, int(signal.SIGKILL)  # PR_SET_PDEATHSIG from <linux/prctl.h>
     return lambda: prctl(set_death_signal, kill)
-
-
-def available_cores() -> int:
-    """CPU cores this process may use (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def threads_per_step(jobs: int, cores: int | None = None, threads: int | None = None) -> int | None:
