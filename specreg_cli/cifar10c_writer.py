@@ -114,6 +114,8 @@ def write_cifar10c(
         provenance: written to ``corrupt.json`` (e.g. :func:`specreg_cli.results.provenance`'s dict).
         progress: called after each chunk (``CHUNK_BATCHES`` batches) with (done, total, status).
         jobs: worker processes corrupting chunks at once (1: in this process); the bytes don't depend on it.
+            Workers are spawned: a script passing ``jobs`` > 1 needs the ``if __name__ == "__main__":``
+            guard.
         threads: torch threads of each worker (with ``jobs`` > 1).
     """
     images, labels = np.asarray(images), np.asarray(labels)

@@ -8,7 +8,8 @@ severity, image index), never on the chunk or the batch it was made in.
 
 Workers are *spawned* (a fresh interpreter each: a fork of a process that has run torch's OpenMP
 kernels can hang), take the images once when they start, and run torch on ``threads`` threads each.
-Starting one costs about 2 s (importing torch), which is why callers use them only for big jobs.
+Starting one costs about 2 s (importing torch), which is why callers use them only for big jobs. As with
+any spawned worker, a script that asks for them needs the ``if __name__ == "__main__":`` guard.
 
 Example::
 
@@ -63,7 +64,7 @@ def corrupted_chunks(
 ) -> Generator[np.ndarray, None, None]:
     """Each chunk of ``chunks`` corrupted, in order; ``jobs`` > 1 spreads them over that many worker
     processes with ``threads`` torch threads each (``jobs`` 1: in this process, on torch's threads)."""
-    if jobs <= 1:
+    if jobs <= 1 or len(chunks) <= 1:
         for chunk in chunks:
             yield corrupt_chunk(images, chunk, seed, batch_size)
         return
