@@ -285,7 +285,7 @@ def test_reproduce_help_names_the_public_presets_only():
 def test_unknown_preset_is_a_user_error(tmp_path):
     result = CliRunner().invoke(app, ["reproduce", "--preset", "huge", "--out", str(tmp_path)])
     assert isinstance(result.exception, SpecregError)
-    assert "demo, study, study-control, mask-dynamics, paper, table1" in result.exception.hint
+    assert "demo, study, study-control, mask-dynamics, mask-readings, paper, table1" in result.exception.hint
     assert not any(tmp_path.iterdir())
 
 
