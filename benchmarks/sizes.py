@@ -24,7 +24,7 @@ class Sizes:
     eval_severities: tuple[int, ...] = (1, 2, 3, 4, 5)
     corruption_images: int = 10_000  # images per corrupt() call
     corruption_severity: int = 3
-    corrupt_jobs_images: int = 1_000  # test images of the --jobs benchmark (x every corruption x 5)
+    corrupt_jobs_images: int = 2_000  # test images of the --jobs benchmark (x every corruption x 5)
     pgd_batch: int = 256  # images attacked at once
     pgd_steps: int = 10  # PGD-10
     memory_images: int = 10_000  # test images of the eval-corruptions child process
