@@ -11,8 +11,8 @@ Every file is written atomically: a temporary file in the folder, renamed when c
 streamed: its header first, then each corrupted chunk (``CHUNK_BATCHES`` batches) is appended as it
 comes, so memory holds a chunk per worker (not 150 MB of images, nor float copies) whatever N is.
 ``jobs`` > 1 corrupts chunks in that many worker processes (:mod:`specreg_cli.corruption_pool`), with
-the same bytes. Corruption files are written before
-``labels.npy`` so an interrupted run never leaves a folder that looks complete.
+the same bytes. Corruption files are written before ``labels.npy`` so an interrupted run never leaves a
+folder that looks complete.
 
 Example::
 
@@ -36,9 +36,10 @@ from specreg_cli.corruption_pool import Chunk, corrupted_chunks
 
 DEFAULT_BATCH_SIZE = 256  # images corrupted at once: the corruptions need ~0.25 MB of temporaries per image
 CHUNK_BATCHES = 4  # batches per chunk: the unit handed to a worker process (about 3 MB of images)
-# a worker costs about 2 s to start (it imports torch), as much as ~20,000 images of the average
-# corruption on one core (measured: 950,000 in 187 CPU-s), so smaller jobs stay in this process
-PARALLEL_FROM = 20_000
+# two workers cost about 8 s before they are up to speed (importing torch, the first call of every
+# corruption), measured; one process corrupts ~5,000 images/s (950,000 in 185 s), so two workers only
+# win from about 80,000 corrupted images on (1.1x at 90,000, 1.3x at 180,000, 1.8x at 950,000)
+PARALLEL_FROM = 100_000
 SIDECAR_NAME = "corrupt.json"
 
 ProgressFn = Callable[[int, int, str], None]  # (chunks done, chunks in total, what is being written)

@@ -8,7 +8,8 @@ severity, image index), never on the chunk or the batch it was made in.
 
 Workers are *spawned* (a fresh interpreter each: a fork of a process that has run torch's OpenMP
 kernels can hang), take the images once when they start, and run torch on ``threads`` threads each.
-Starting one costs about 2 s (importing torch), which is why callers use them only for big jobs. As with
+Workers take seconds to be up to speed (importing torch, the first call of each corruption), which is why
+callers use them only for big jobs. As with
 any spawned worker, a script that asks for them needs the ``if __name__ == "__main__":`` guard.
 
 Example::

@@ -55,8 +55,8 @@ def command(
             "--jobs",
             min=1,
             help="Worker processes corrupting at once, each on --threads torch threads (default 1). "
-            "Default: the usable cores for 20,000 corrupted images or more, else 1 (starting a worker "
-            "costs about 2 s). The bytes are the same for every --jobs.",
+            "Default: the usable cores for 100,000 corrupted images (images x corruptions x severities) "
+            "or more, else 1 (workers take seconds to start). The bytes are the same for every --jobs.",
         ),
     ] = None,
     frost_dir: FrostDirOption = None,
