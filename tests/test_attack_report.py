@@ -94,6 +94,32 @@ def test_worst_case_is_the_per_image_and_over_attacks(files):
     assert row["param_eps"] == EPS8 and row["n"] == N
 
 
+def test_attacks_on_different_prefixes_meet_on_the_shorter_one(tmp_path):
+    # PGD on all 10 images, AutoAttack on the first 6 (its own default is a prefix of the split): the
+    # worst case covers images 0-5, where image 4 falls to PGD and images 0, 3 to AutoAttack
+    _write(tmp_path / "pgd.json", _records("pgd", PGD, {"steps": 10}))
+    short = [
+        Record(
+            r.run,
+            r.method,
+            r.arch,
+            r.dataset,
+            r.condition,
+            r.severity,
+            r.metric,
+            bits[:6].mean(),
+            6,
+            {**r.params, "correct": encode_correct(bits[:6])},
+        )
+        for r, bits in zip(_records("autoattack", AA, {}), (CLEAN, AA), strict=True)
+    ]
+    _write(tmp_path / "aa.json", short)
+    rows = worst_case_rows(read_results(tmp_path))
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert row["n"] == 6 and row["value"] == (CLEAN & PGD & AA)[:6].mean() == 2 / 6
+
+
 def test_autoattack_is_the_headline_and_the_worst_case_a_column(files):
     report = rep.build_report(rep.load_inputs([files]))
     attack_labels = [c.label for c in report.columns if c.kind == "attack"]
