@@ -72,6 +72,7 @@ _D = (
     1.05075007164441684324e-9,
 )
 # (AS 241's far-tail branch, r > 5, needs p < 1.4e-11: below the smallest p drawn here, 1.2e-10)
+QUANTILE_DOMAIN = 1.4e-11  # normal_quantile's p lies in [QUANTILE_DOMAIN, 1 - QUANTILE_DOMAIN]
 
 _LN2 = math.log(2.0)
 _SQRT_HALF = math.sqrt(0.5)

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from corruptions.normal import QUANTILE_DOMAIN, normal_quantile
 from specreg_cli import adversarial_io
 from specreg_cli.adversarial_io import to_uint8_in_ball
 from specreg_cli.attacks import BuildArgs, get_attack
@@ -224,7 +225,10 @@ def noise_draw(shape: torch.Size, norm: str, generator: torch.Generator) -> torc
     """
     if norm == "Linf":
         return torch.rand(shape, generator=generator)
-    return torch.randn(shape, generator=generator)
+    # not torch.randn: its vectorised Box-Muller differs in the last bits between ATen's kernel paths.
+    # The uniform draw is integer bits scaled (the same everywhere) and the quantile IEEE-exact operations
+    uniform = torch.rand(shape, generator=generator, dtype=torch.float64)
+    return normal_quantile(uniform.clamp_(QUANTILE_DOMAIN, 1 - QUANTILE_DOMAIN)).float()
 
 
 def noise_in_ball(x: torch.Tensor, draw: torch.Tensor, eps: float, norm: str) -> torch.Tensor:

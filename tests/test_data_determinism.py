@@ -209,12 +209,6 @@ def test_attack_uniform_noise_same_bytes_on_every_kernel_path_and_thread_count(h
     assert _differences(hashes, ("attack noise Linf",)) == {}  # torch.rand: integer bits, scaled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="specreg_cli.attack.noise_draw draws L2 noise with torch.randn, whose vectorised Box-Muller "
-    "(16 or more values) differs in the last bits between ATen's default and avx2 kernels; remove this "
-    "mark when it draws platform-stable normals",
-)
 def test_attack_gaussian_noise_same_bytes_on_every_kernel_path(hashes):
     if len({result["capability"] for result in hashes.values()}) < 2:
         pytest.skip("one ATen kernel path on this CPU: nothing to compare")
