@@ -8,6 +8,7 @@ random start cannot move, random noise destroys it), one answers differently on 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 
@@ -715,9 +716,13 @@ def test_square_beating_pgd_is_flagged_on_a_quantised_model(trained, test_set):
     result = run_masking_checks(model, images, labels, spec, 48, black_box_options={"n_queries": 200})
     checks = {c.name: c for c in result.checks}
     assert not checks["white_beats_black"].passed, checks["white_beats_black"].message
-    # the checks within one sweep miss it: PGD with a useless gradient is exactly as strong as noise
+    # the checks within one sweep cannot see it: PGD with a zero gradient ends at its random start, so it
+    # is noise, as the beats_noise baseline is (another draw). The two agree within their sampling error
+    # (which way a few borderline images fall depends on the trained weights, so on the CPU kernel path)
     white = result.results["white"]
-    assert all(c.passed for c in white.checks() if c.name == "beats_noise")
+    attack, noise = white.robust[EPS8], white.noise[EPS8]
+    spread = math.sqrt(2 * noise * (1 - noise) / white.n)  # std of the difference of two independent draws
+    assert abs(attack - noise) <= 3 * spread, (attack, noise)
 
 
 def test_large_radius_and_more_steps_are_flagged_on_toy_models(test_set):
