@@ -1,12 +1,12 @@
 """A sweep: presets x seeds x arms (methods) as one plan with one report.
 
 One preset is :func:`~specreg_cli.reproduce.plan.plan` itself (seeds x arms). Several presets
-(``--preset study,study-resnet18``): each preset's arms are renamed ``<preset>-<arm>`` (runs
-``study-natural-s0``, ...; in the report one row per preset and arm, through ``train --group``), the
-trainings and evaluations of all presets form one plan, and one pair of reports covers every run. So the
-presets must evaluate alike (dataset, corruptions, severities, test images, attacks) and differ only in
-training (a network, epochs): one table compares them, and the report would refuse results of different
-test sets or attack settings in one column after the whole sweep had trained.
+(``--preset A,B``, e.g. a preset and a copy of it on another network): each preset's arms are renamed
+``<preset>-<arm>`` (runs ``study-natural-s0``, ...; in the report one row per preset and arm, through
+``train --group``), the trainings and evaluations of all presets form one plan, and one pair of reports
+covers every run. So the presets must evaluate alike (dataset, corruptions, severities, test images,
+attacks) and differ only in training (a network, epochs): one table compares them, and the report would
+refuse results of different test sets or attack settings in one column after the whole sweep had trained.
 
 Example::
 
