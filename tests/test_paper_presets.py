@@ -161,14 +161,14 @@ def test_the_fine_tune_arms_differ_only_by_the_masks(tmp_path, monkeypatch, pres
     assert control.epochs == 3
 
 
-def test_the_study_trains_to_convergence_and_the_control_keeps_the_first_recipe(tmp_path, monkeypatch):
+def test_the_study_has_its_committed_recipe_and_the_control_keeps_the_first_one(tmp_path, monkeypatch):
     def natural(preset):
         steps = {s.name: s for s in lib.plan(lib.get_preset(preset), tmp_path / preset, seeds=[0])}
         return parsed_config(monkeypatch, steps["train natural-s0"].argv), steps
 
     study, study_steps = natural("study")
     control, control_steps = natural("study-control")
-    # 504 steps: natural test accuracy plateaus from epoch 3 (measured; presets.STUDY_TRAIN)
+    # reports/study was trained with 504 steps (why, and how far natural converged: presets.STUDY_TRAIN)
     assert (study.epochs, study.batch_size) == (8, 32)
     # study-control's committed report was trained with the first study's 7 epochs of batch 128
     assert (control.epochs, control.batch_size) == (7, 128)
